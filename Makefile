@@ -1,0 +1,37 @@
+# egovops — newcomer commands. `make run` for the embedded default, `make test` for the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.egovops-installed
+
+.PHONY: setup run components test lint bench clean
+
+setup: $(STAMP)  ## create .venv and install egovops with its pinned dependencies (idempotent)
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(STAMP)
+
+run: setup  ## serve the console on 127.0.0.1:8080, SQLite store, ingesting whatever lands in ./var/inbox/
+	mkdir -p var/inbox
+	$(BIN)/egovops serve
+
+components:  ## install the real components the suite runs against (Debian packages, Elasticsearch zip)
+	bash scripts/install-components.sh
+
+test: setup components  ## the whole suite against real components
+	$(BIN)/pytest -q -p no:cacheprovider
+
+lint: setup  ## ruff + mypy
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: setup components  ## benchmarks with the peers' figures side by side (see docs/benchmarks.md)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf var/egovops.db* var/spool .pytest_cache .mypy_cache .ruff_cache

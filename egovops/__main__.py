@@ -1,0 +1,3 @@
+from egovops.cli.main import main
+
+main()

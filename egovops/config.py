@@ -1,0 +1,111 @@
+"""Settings: built-in defaults, then `egovops.toml`, then `EGOVOPS_*` environment variables.
+
+Every setting has a default that works with no file at all (the embedded SQLite store under `./var/`).
+Nested settings are reached from the environment with a double underscore:
+`EGOVOPS_STORE__URL=elasticsearch://127.0.0.1:9200`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_NAME = "egovops.toml"
+
+
+class ConfigError(ValueError):
+    """A configuration file or variable is wrong; the message names where and what to do."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StoreSettings(_Section):
+    url: str = Field("sqlite:///var/egovops.db", description="sqlite:///PATH or elasticsearch://HOST:PORT")
+    spool_dir: Path = Field(Path("var/spool"), description="durable queue used while Elasticsearch is away")
+    index_prefix: str = "egovops"
+
+
+class IngestSettings(_Section):
+    keep_original: bool = Field(True, description="store the raw line as event.original")
+    batch_size: int = Field(2000, ge=1, le=100_000)
+    inbox: Path = Field(Path("var/inbox"), description="directory `egovops serve` follows")
+    poll_interval: float = Field(0.5, gt=0, description="seconds between looks at followed files")
+    idle_flush: float = Field(2.0, gt=0, description="seconds of quiet before an open record is flushed")
+    timezone: str = Field("Asia/Shanghai", description="zone for timestamps that carry none (RFC 3164)")
+    observer: str | None = Field(None, description="observer.hostname; default: this machine's name")
+
+
+class RetentionSettings(_Section):
+    default_days: int = Field(180, ge=1, description="Cybersecurity Law floor: keep logs >= 180 days")
+    datasets: dict[str, int] = Field(default_factory=dict, description="days per event.dataset")
+
+
+class ServeSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EGOVOPS_", env_nested_delimiter="__", extra="forbid")
+
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence: explicit arguments, then EGOVOPS_* variables, then the TOML file.
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def find_config(explicit: Path | None = None) -> Path | None:
+    """`--config` if given (it must exist), else `EGOVOPS_CONFIG`, else `./egovops.toml` if present."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"{explicit}: no such configuration file (drop --config to use defaults)")
+        return explicit
+    env = os.environ.get("EGOVOPS_CONFIG")
+    if env:
+        return find_config(Path(env))
+    local = Path.cwd() / CONFIG_NAME
+    return local if local.is_file() else None
+
+
+def load(explicit: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from defaults, the config file and the environment, with clear errors on bad input."""
+    path = find_config(explicit)
+    if path is not None:
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    bound = type("Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": path}})
+    try:
+        settings: Settings = bound(**overrides)
+    except ValidationError as exc:
+        where = f"{path} or the EGOVOPS_* environment" if path else "the EGOVOPS_* environment"
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{where}: {problems}") from exc
+    return settings

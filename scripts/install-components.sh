@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the real programs the test suite and benchmarks run against. Idempotent; needs root (or sudo).
+# Nothing here starts a service: the tests start each server themselves on 127.0.0.1 and stop it by PID.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+APT_PACKAGES=(
+  tshark                      # packet captures, via pyshark
+  apache2 libapache2-mod-security2 modsecurity-crs   # the real WAF (ModSecurity 2.9 + OWASP CRS 3.3)
+  auditd                      # ausyscall (syscall tables) and the real audit daemon
+  openjdk-17-jre-headless     # Elasticsearch runs on the machine's JDK
+  maven                       # resolves Elasticsearch's integ-test zip from Maven Central
+  sqlite3
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+bash .ci/elasticsearch.sh

@@ -1,0 +1,109 @@
+"""The interface every log source implements.
+
+A source knows one format and nothing else: how to recognise it (`sniff`), how to cut a byte stream into
+records (`framer`) and how to turn one record into ECS documents (`parse`). Reading files, following them,
+assigning ids, dead-lettering and storing belong to the pipeline, so a new source never touches those.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from secops.events import Doc, Frame, Rejected
+
+__all__ = ["FileSource", "Framer", "LineFramer", "Parsed", "Rejected", "Source", "SourceOptions"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceOptions:
+    """Facts a log line may leave out, supplied by configuration.
+
+    `timezone` is an IANA zone for timestamps written without an offset (syslog RFC 3164, auditd is
+    epoch so unaffected); `year` completes RFC 3164 timestamps, which have none (None: the current year,
+    stepping back one when the date would lie in the future).
+    """
+
+    timezone: str = "Asia/Shanghai"
+    year: int | None = None
+
+
+class Framer:
+    """Cuts a stream of lines into frames. The default: one non-blank line, one frame.
+
+    Multi-line formats (audit events, WAF transactions) subclass it and hold lines until a record is
+    complete. `pending_offset` tells the follower where to resume if it stops while a record is open.
+    """
+
+    def push(self, offset: int, line: bytes) -> list[Frame]:
+        """Take one line (without its newline) that starts at `offset`; return the frames it completes."""
+        if not line.strip():
+            return []
+        return [Frame(offset, line)]
+
+    def finish(self) -> list[Frame]:
+        """End of input (or a long pause while following): return whatever is still open."""
+        return []
+
+    def pending_offset(self) -> int | None:
+        """Offset of the first line of the oldest open record, or None when nothing is open."""
+        return None
+
+
+LineFramer = Framer
+
+
+class Source(ABC):
+    """A text log format: framed from lines, parsed frame by frame."""
+
+    def __init__(self, options: SourceOptions | None = None) -> None:
+        self.options = options or SourceOptions()
+
+    format: ClassVar[str]
+    """Short name used on the command line (`--format suricata`)."""
+    dataset: ClassVar[str]
+    """ECS `event.dataset` of what it produces (a parser may set another, e.g. `suricata.stats`)."""
+    description: ClassVar[str] = ""
+
+    @classmethod
+    @abstractmethod
+    def sniff(cls, head: bytes) -> bool:
+        """True when the first bytes of an input look like this format (used by auto-detection)."""
+
+    def framer(self) -> Framer:
+        return Framer()
+
+    @abstractmethod
+    def parse(self, frame: Frame) -> list[Doc]:
+        """ECS documents for one frame (usually one). Raise `Rejected(reason)` for input it cannot read.
+
+        A document carries `@timestamp`, `event.kind/category/type` and whatever fields the format has;
+        the pipeline adds `event.id`, `event.dataset` (when absent), `event.original`, `log.*` and
+        `observer.*`.
+        """
+
+
+Parsed = tuple[int, list[Doc]]
+"""What a file source yields: the position of a record in its input and its documents."""
+
+
+class FileSource(ABC):
+    """A binary format read whole from a path (packet captures), not line by line."""
+
+    def __init__(self, options: SourceOptions | None = None) -> None:
+        self.options = options or SourceOptions()
+
+    format: ClassVar[str]
+    dataset: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    @classmethod
+    @abstractmethod
+    def sniff(cls, head: bytes) -> bool: ...
+
+    @abstractmethod
+    def read_path(self, path: Path) -> Iterator[Parsed | tuple[int, Rejected, bytes]]:
+        """Yield `(position, docs)` per record, or `(position, Rejected(reason), raw)` for a bad one."""

@@ -1,0 +1,243 @@
+"""The embedded store: one SQLite file in WAL mode, an FTS5 index for free text.
+
+The event table is written with the standard library's sqlite3 rather than an ORM: it is the ingest hot
+path (tens of thousands of rows a second) and its schema is four columns. Free text is indexed by an
+external-content FTS5 table fed by triggers, so a row and its index entry are one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from secops.events import DeadLetter, Doc, Event, days_ago, format_ts, utc_now
+from secops.store.base import (
+    TOKEN_CHARS,
+    Checkpoint,
+    Query,
+    Retention,
+    Stats,
+    Store,
+    StoreError,
+    WriteResult,
+    tokens,
+)
+
+_TEXT = (
+    "coalesce(json_extract({doc}, '$.event.original'), '') || ' ' || "
+    "coalesce(json_extract({doc}, '$.message'), '')"
+)
+_FTS_TOKENCHARS = TOKEN_CHARS.replace("\\w", "_").replace("\\", "")
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS events (
+    rowid   INTEGER PRIMARY KEY,
+    id      TEXT NOT NULL UNIQUE,
+    ts      TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    doc     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+CREATE INDEX IF NOT EXISTS events_dataset_ts ON events (dataset, ts);
+CREATE VIEW IF NOT EXISTS events_text AS SELECT rowid, {_TEXT.format(doc="doc")} AS text FROM events;
+CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(
+    text, content='events_text', content_rowid='rowid',
+    tokenize="unicode61 remove_diacritics 0 tokenchars '{_FTS_TOKENCHARS}'"
+);
+CREATE TRIGGER IF NOT EXISTS events_ai AFTER INSERT ON events BEGIN
+    INSERT INTO events_fts (rowid, text) VALUES (new.rowid, {_TEXT.format(doc="new.doc")});
+END;
+CREATE TRIGGER IF NOT EXISTS events_ad AFTER DELETE ON events BEGIN
+    INSERT INTO events_fts (events_fts, rowid, text)
+    VALUES ('delete', old.rowid, {_TEXT.format(doc="old.doc")});
+END;
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id       TEXT PRIMARY KEY,
+    source   TEXT NOT NULL,
+    offset   INTEGER NOT NULL,
+    format   TEXT NOT NULL,
+    reason   TEXT NOT NULL,
+    raw      BLOB NOT NULL,
+    received TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    key         TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    inode       INTEGER NOT NULL,
+    offset      INTEGER NOT NULL
+);
+"""
+
+
+def fts_expression(text: str) -> str | None:
+    """An FTS5 MATCH expression requiring every token of `text` (each quoted, so no operators leak)."""
+    words = tokens(text)
+    if not words:
+        return None
+    return " ".join(f'"{w}"' for w in words)
+
+
+def where_clause(query: Query) -> tuple[str, list[Any]]:
+    """SQL conditions and parameters for a query; values are always bound, never spliced."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    if query.since is not None:
+        conditions.append("ts >= ?")
+        params.append(format_ts(query.since))
+    if query.until is not None:
+        conditions.append("ts < ?")
+        params.append(format_ts(query.until))
+    if query.datasets:
+        conditions.append(f"dataset IN ({','.join('?' * len(query.datasets))})")
+        params.extend(query.datasets)
+    for name, value in query.fields.items():
+        conditions.append(
+            "EXISTS (SELECT 1 FROM json_each(events.doc, ?) AS j WHERE "
+            "CASE j.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
+            "ELSE CAST(j.value AS TEXT) END = ?)"
+        )
+        params.extend([json_path(name), value])
+    match = fts_expression(query.text)
+    if match is not None:
+        conditions.append("rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
+        params.append(match)
+    return (" WHERE " + " AND ".join(conditions)) if conditions else "", params
+
+
+def json_path(field: str) -> str:
+    """A JSON path for a dotted ECS name, each segment quoted so `@timestamp` and odd names work."""
+    return "$" + "".join('."' + part.replace('"', '""') + '"' for part in field.split("."))
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.url = f"sqlite:///{self.path}"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA busy_timeout=30000")
+            self.db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the SQLite store at {self.path}: {exc}") from exc
+
+    # -- writing ---------------------------------------------------------------------------------------
+
+    def write(self, events: Sequence[Event]) -> WriteResult:
+        if not events:
+            return WriteResult()
+        rows = [(e.id, e.timestamp, e.dataset, orjson.dumps(e.doc).decode()) for e in events]
+        with self._transaction() as cur:
+            # rowcount sums the rows executemany inserted directly (trigger writes are not counted).
+            cur.executemany("INSERT OR IGNORE INTO events (id, ts, dataset, doc) VALUES (?, ?, ?, ?)", rows)
+            stored = cur.rowcount
+        return WriteResult(stored=stored, duplicates=len(rows) - stored)
+
+    def reject(self, letters: Sequence[DeadLetter]) -> int:
+        if not letters:
+            return 0
+        rows = [(d.id, d.source, d.offset, d.format, d.reason, d.raw, d.received) for d in letters]
+        with self._transaction() as cur:
+            cur.executemany("INSERT OR IGNORE INTO dead_letters VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            return cur.rowcount
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self.db)
+
+    # -- reading ---------------------------------------------------------------------------------------
+
+    def search(self, query: Query) -> list[Doc]:
+        where, params = where_clause(query)
+        order = "DESC" if query.newest_first else "ASC"
+        sql = f"SELECT doc FROM events{where} ORDER BY ts {order}, id {order}"
+        if query.limit is not None:
+            sql += " LIMIT ?"
+            params.append(query.limit)
+        return [orjson.loads(row[0]) for row in self.db.execute(sql, params)]
+
+    def count(self, query: Query) -> int:
+        where, params = where_clause(query)
+        return int(self.db.execute(f"SELECT count(*) FROM events{where}", params).fetchone()[0])
+
+    def export(self, query: Query | None = None) -> Iterator[Doc]:
+        where, params = where_clause(query or Query(limit=None))
+        cursor = self.db.cursor()
+        cursor.execute(f"SELECT doc FROM events{where} ORDER BY ts, id", params)
+        while rows := cursor.fetchmany(5000):
+            for row in rows:
+                yield orjson.loads(row[0])
+
+    def stats(self) -> Stats:
+        per_dataset = dict(self.db.execute("SELECT dataset, count(*) FROM events GROUP BY dataset"))
+        per_day: dict[str, dict[str, int]] = {}
+        for day, dataset, n in self.db.execute(
+            "SELECT substr(ts, 1, 10), dataset, count(*) FROM events GROUP BY 1, 2 ORDER BY 1, 2"
+        ):
+            per_day.setdefault(day, {})[dataset] = n
+        dead = self.db.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
+        return Stats(sum(per_dataset.values()), per_dataset, per_day, dead)
+
+    def prune(self, retention: Retention, now: datetime | None = None) -> dict[str, int]:
+        now = now or utc_now()
+        deleted: dict[str, int] = {}
+        datasets = [row[0] for row in self.db.execute("SELECT DISTINCT dataset FROM events")]
+        with self._transaction() as cur:
+            for dataset in datasets:
+                cutoff = format_ts(days_ago(retention.days(dataset), now))
+                cur.execute("DELETE FROM events WHERE dataset = ? AND ts < ?", (dataset, cutoff))
+                if cur.rowcount:
+                    deleted[dataset] = cur.rowcount
+        return deleted
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        rows = self.db.execute(
+            "SELECT id, source, offset, format, reason, raw, received FROM dead_letters "
+            "ORDER BY received DESC, source, offset LIMIT ?",
+            (limit,),
+        )
+        return [DeadLetter(*row) for row in rows]
+
+    # -- follower positions ----------------------------------------------------------------------------
+
+    def checkpoint(self, key: str) -> Checkpoint | None:
+        row = self.db.execute(
+            "SELECT fingerprint, inode, offset FROM checkpoints WHERE key = ?", (key,)
+        ).fetchone()
+        return Checkpoint(*row) if row else None
+
+    def save_checkpoint(self, key: str, checkpoint: Checkpoint) -> None:
+        self.db.execute(
+            "INSERT INTO checkpoints (key, fingerprint, inode, offset) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, "
+            "inode = excluded.inode, offset = excluded.offset",
+            (key, checkpoint.fingerprint, checkpoint.inode, checkpoint.offset),
+        )
+
+    def backup(self, target: Path) -> None:
+        """An online, consistent copy of the store (used by recovery drills)."""
+        dest = sqlite3.connect(target)
+        with dest:
+            self.db.backup(dest)
+        dest.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Cursor:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db.cursor()
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,0 +1,158 @@
+"""The ingest pipeline as a user meets it: counts, deduplication, dead letters, odd bytes, stdin, config."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from secops.ingest.pipeline import Ingestor, IngestOptions
+from secops.store.base import Query
+from secops.store.sqlite import SQLiteStore
+from tests.ingest.helpers import cli_json, eve_alert, run_cli, write_lines
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SQLiteStore:
+    return SQLiteStore(tmp_path / "events.db")
+
+
+def test_ingesting_twice_stores_each_event_once(tmp_path: Path) -> None:
+    log = tmp_path / "eve.json"
+    write_lines(log, [eve_alert(n) for n in range(250)])
+    db = f"sqlite:///{tmp_path / 'e.db'}"
+
+    first = cli_json("ingest", "--store", db, str(log))
+    second = cli_json("ingest", "--store", db, str(log))
+
+    assert (first["accepted"], first["duplicates"], first["rejected"]) == (250, 0, 0)
+    assert (second["accepted"], second["duplicates"], second["rejected"]) == (0, 250, 0)
+    assert cli_json("events", "stats", "--store", db)["per_dataset"] == {"suricata.eve": 250}
+
+
+def test_a_copy_of_a_file_under_another_name_is_the_same_data(tmp_path: Path, store: SQLiteStore) -> None:
+    lines = [eve_alert(n) for n in range(20)]
+    write_lines(tmp_path / "a.json", lines)
+    write_lines(tmp_path / "b.json", lines)
+    ingestor = Ingestor(store)
+
+    report = ingestor.run([tmp_path / "a.json", tmp_path / "b.json"])
+
+    assert (report.accepted, report.duplicates) == (20, 20)
+    assert store.count(Query(limit=None)) == 20
+
+
+def test_bad_records_are_dead_lettered_with_file_offset_and_reason(tmp_path: Path) -> None:
+    good = [eve_alert(n) for n in range(3)]
+    log = tmp_path / "mixed.json"
+    # A truncated JSON object, a binary blob, a 5 MiB line and valid lines around them.
+    log.write_bytes(
+        (good[0] + "\n").encode()
+        + b'{"timestamp": "2026-11-20T10:00:00.0+0000", "event_type": "alert", "src_ip\n'
+        + bytes(b for b in range(256) if b != 0x0A) + b"\n"
+        + b"{" + b"x" * (5 * 1024 * 1024) + b"}\n"
+        + (good[1] + "\n" + good[2] + "\n").encode()
+    )
+    db = f"sqlite:///{tmp_path / 'e.db'}"
+
+    result = run_cli("ingest", "--store", db, "--format", "suricata", str(log), "--json")
+    report = json.loads(result.stdout)
+    letters = cli_json("events", "rejected", "--store", db)
+
+    assert result.returncode == 1, "exit code 1 says: done, but some input was refused"
+    assert (report["accepted"], report["rejected"]) == (3, 3)
+    offsets = sorted(letter["offset"] for letter in letters)
+    first_bad = len(good[0]) + 1
+    assert offsets[0] == first_bad
+    assert all(letter["source"] == str(log) and letter["reason"] for letter in letters)
+    assert any("exceeds the limit" in letter["reason"] for letter in letters)
+
+
+def test_gbk_bytes_from_chinese_systems_survive(tmp_path: Path, store: SQLiteStore) -> None:
+    line = eve_alert(1).replace("ET WEB test signature 1", "检测到SQL注入攻击")
+    (tmp_path / "gbk.json").write_bytes(line.encode("gbk") + b"\n")
+
+    report = Ingestor(store).run([tmp_path / "gbk.json"])
+    [doc] = store.search(Query())
+
+    assert report.accepted == 1
+    assert doc["rule"]["name"] == "检测到SQL注入攻击"
+
+
+def test_standard_input_is_an_input_too(tmp_path: Path) -> None:
+    data = "\n".join(eve_alert(n) for n in range(10)).encode() + b"\n"
+    db = f"sqlite:///{tmp_path / 'e.db'}"
+
+    first = json.loads(run_cli("ingest", "--store", db, "-", "--json", stdin=data).stdout)
+    again = json.loads(run_cli("ingest", "--store", db, "-", "--json", stdin=data).stdout)
+
+    assert (first["accepted"], again["accepted"], again["duplicates"]) == (10, 0, 10)
+
+
+def test_events_carry_provenance_and_the_original_record(tmp_path: Path, store: SQLiteStore) -> None:
+    write_lines(tmp_path / "eve.json", [eve_alert(7)])
+    Ingestor(store, IngestOptions(observer="soc-sensor-1")).run([tmp_path / "eve.json"])
+
+    [doc] = store.search(Query())
+
+    assert doc["event"]["dataset"] == "suricata.eve"
+    assert doc["event"]["original"] == eve_alert(7)
+    assert doc["log"] == {"file": {"path": str(tmp_path / "eve.json")}, "offset": 0}
+    assert doc["observer"]["hostname"] == "soc-sensor-1"
+    assert len(doc["event"]["id"]) == 32
+
+
+def test_original_can_be_left_out(tmp_path: Path, store: SQLiteStore) -> None:
+    write_lines(tmp_path / "eve.json", [eve_alert(7)])
+    Ingestor(store, IngestOptions(keep_original=False)).run([tmp_path / "eve.json"])
+
+    [doc] = store.search(Query())
+
+    assert "original" not in doc["event"]
+
+
+def test_unknown_format_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("shopping list: rice, tea\n")
+
+    result = run_cli("ingest", "--store", f"sqlite:///{tmp_path / 'e.db'}", str(tmp_path / "notes.txt"))
+
+    assert result.returncode == 5
+    assert b"cannot tell the log format" in result.stdout + result.stderr
+    assert b"Traceback" not in result.stderr
+
+
+def test_configuration_file_and_environment(tmp_path: Path) -> None:
+    (tmp_path / "egovops.toml").write_text('[store]\nurl = "sqlite:///from-file.db"\n[ingest]\nbatch_size = 7\n')
+
+    from_file = cli_json("config", cwd=tmp_path)
+    from_env = cli_json("config", cwd=tmp_path, env={"EGOVOPS_INGEST__BATCH_SIZE": "9"})
+    (tmp_path / "bad.toml").write_text("[store]\nurll = 1\n")
+    bad = run_cli("--config", str(tmp_path / "bad.toml"), "config")
+
+    assert from_file["store"]["url"] == "sqlite:///from-file.db"
+    assert from_file["ingest"]["batch_size"] == 7
+    assert from_env["ingest"]["batch_size"] == 9
+    assert bad.returncode == 3
+    assert b"bad.toml" in bad.stderr and b"store.urll" in bad.stderr
+
+
+def test_search_export_and_prune_through_the_cli(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'e.db'}"
+    log = tmp_path / "eve.json"
+    now = datetime.now(UTC)
+    old = [eve_alert(n, now - timedelta(days=400), src="192.0.2.1") for n in range(5)]
+    write_lines(log, old + [eve_alert(n, now - timedelta(days=1)) for n in range(5, 15)])
+    cli_json("ingest", "--store", db, str(log))
+
+    hits = cli_json("events", "search", "--store", db, "--field", "source.ip=192.0.2.1", "--limit", "2")
+    export = run_cli("events", "export", "--store", db, "--format", "ndjson").stdout.splitlines()
+    pruned = cli_json("events", "prune", "--store", db)
+    left = cli_json("events", "stats", "--store", db)
+
+    assert hits["total"] == 5 and len(hits["events"]) == 2
+    assert len(export) == 15
+    assert json.loads(export[0])["source"]["ip"] == "192.0.2.1", "oldest first, nested ECS objects"
+    assert pruned["deleted"] == {"suricata.eve": 5}
+    assert left["total"] == 10

@@ -183,7 +183,6 @@ class Follower:
         now = time.monotonic()
         if read:
             tailed.last_data = now
-            self.report.bytes += read
         elif now - tailed.last_data >= self.idle_flush:
             self._flush_framer(tailed)
         return read

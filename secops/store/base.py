@@ -1,7 +1,9 @@
 """One store interface, several backends with the same query semantics.
 
 Free text: the query is cut into tokens (runs of letters, digits and `._:/@-`, lower-cased) and an event
-matches when every token occurs among the tokens of its `event.original` or `message`. Fields: `k=v`
+matches when every token occurs among the tokens of its `message` — the summary every source writes
+with the values people search for (names, addresses, URLs, signatures). Indexing whole raw records
+would cost several times the rest of ingest; any field is still searchable exactly with `k=v`. Fields: `k=v`
 matches when the dotted ECS field `k` (or any element of it, for lists) equals `v` exactly, compared as
 text. Both backends implement exactly this, so a search gives the same events wherever they are stored.
 """

@@ -1,0 +1,81 @@
+"""End-to-end ingest throughput on one core: read, parse, normalise, store.
+
+Runs `egovops ingest` pinned to one CPU (taskset) on generated Suricata EVE, prints events/s and peak memory
+next to Wazuh analysisd's published single-thread figures. With `--gigabyte` it also ingests a 1 GB EVE
+file and reports peak memory (the floor is 500 MB).
+
+    .venv/bin/python benchmarks/bench_ingest.py [--events 300000] [--gigabyte] [--store URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.eve_corpus import write_eve, write_eve_bytes  # noqa: E402
+
+WAZUH_EPS = "8,100-13,700"
+
+
+def pinned(args: list[str]) -> list[str]:
+    """Pin a command to one core when taskset exists (the figures are per core)."""
+    return ["taskset", "-c", "1", *args] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else args
+
+
+def run_ingest(path: Path, store: str) -> dict[str, float]:
+    command = pinned([sys.executable, "-m", "egovops", "ingest", "--store", store, str(path), "--json"])
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, check=True)
+    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    report = json.loads(result.stdout)
+    return {
+        "events": report["accepted"] + report["duplicates"],
+        "accepted": report["accepted"],
+        "seconds": elapsed,
+        "cpu_seconds": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+        "peak_rss_mb": after.ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--store", default=None, help="default: a fresh SQLite file in a temp dir")
+    parser.add_argument("--gigabyte", action="store_true", help="also measure peak memory on 1 GB of EVE")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="egovops-bench-") as tmp:
+        work = Path(tmp)
+        eve = work / "eve.json"
+        size = write_eve(eve, args.events)
+        store = args.store or f"sqlite:///{work / 'bench.db'}"
+        figures = run_ingest(eve, store)
+        rate = figures["events"] / figures["seconds"]
+        print(f"Suricata EVE -> {store.split(':')[0]}: {figures['events']:.0f} events, {size / 1e6:.0f} MB")
+        print(f"  egovops ingest (1 core, end to end): {rate:,.0f} events/s "
+              f"({figures['seconds']:.1f} s wall, {figures['cpu_seconds']:.1f} s CPU, "
+              f"peak {figures['peak_rss_mb']:.0f} MB)")
+        print(f"  Wazuh analysisd, published, single thread: {WAZUH_EPS} events/s")
+        if args.gigabyte:
+            big = work / "eve-1g.json"
+            events = write_eve_bytes(big, 1_000_000_000)
+            eve.unlink()
+            figures = run_ingest(big, f"sqlite:///{work / 'big.db'}")
+            print(f"1 GB EVE ({events} events): peak memory {figures['peak_rss_mb']:.0f} MB "
+                  f"(floor: under 500 MB), {figures['events'] / figures['seconds']:,.0f} events/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.eve_corpus import write_eve, write_eve_bytes  # noqa: E402
+from benchmarks.eve_corpus import write_eve, write_eve_bytes
 
 WAZUH_EPS = "8,100-13,700"
 
@@ -50,7 +50,9 @@ def run_ingest(path: Path, store: str) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--store", default=None, help="default: a fresh SQLite file in a temp dir")
     parser.add_argument("--gigabyte", action="store_true", help="also measure peak memory on 1 GB of EVE")

@@ -129,6 +129,7 @@ class Follower:
         if isinstance(source, FileSource):
             self._whole_file(path, stat)
             return None
+        source.bind(path)
         stream = path.open("rb")
         identity = read_fingerprint(stream)
         if identity is None:

@@ -253,6 +253,7 @@ class Ingestor:
                 if progress:
                     progress(path.stat().st_size)
                 return
+            source.bind(path)
             self.ingest_text(source, stream, str(path), sink, progress)
 
     def ingest_stream(

@@ -55,7 +55,7 @@ def detect(head: bytes) -> str | None:
     for name in names:
         try:
             cls = source_class(name)
-        except ImportError:
+        except Exception:
             continue
         if cls.sniff(head):
             return name

@@ -73,6 +73,9 @@ class Source(ABC):
     def sniff(cls, head: bytes) -> bool:
         """True when the first bytes of an input look like this format (used by auto-detection)."""
 
+    def bind(self, path: Path) -> None:  # noqa: B027 - most formats need no more than their lines
+        """Told which file is about to be read; formats whose records name other files resolve them here."""
+
     def framer(self) -> Framer:
         return Framer()
 

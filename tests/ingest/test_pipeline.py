@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from secops.ingest.pipeline import Ingestor, IngestOptions
+from secops.ingest.pipeline import IngestOptions, Ingestor
 from secops.store.base import Query
 from secops.store.sqlite import SQLiteStore
 from tests.ingest.helpers import cli_json, eve_alert, run_cli, write_lines
@@ -124,7 +124,9 @@ def test_unknown_format_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None
 
 
 def test_configuration_file_and_environment(tmp_path: Path) -> None:
-    (tmp_path / "egovops.toml").write_text('[store]\nurl = "sqlite:///from-file.db"\n[ingest]\nbatch_size = 7\n')
+    (tmp_path / "egovops.toml").write_text(
+        '[store]\nurl = "sqlite:///from-file.db"\n[ingest]\nbatch_size = 7\n'
+    )
 
     from_file = cli_json("config", cwd=tmp_path)
     from_env = cli_json("config", cwd=tmp_path, env={"EGOVOPS_INGEST__BATCH_SIZE": "9"})

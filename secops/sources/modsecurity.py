@@ -1,0 +1,238 @@
+"""ModSecurity audit logs: native Serial, Concurrent (index + one file per transaction) and JSON.
+
+One transaction, one event. The serial format spreads a transaction over many lines between
+`--<boundary>-A--` and `--<boundary>-Z--`, so a `Framer` holds lines until Z; a JSON record or a
+Concurrent index line is a frame by itself. The Concurrent index only names a file under
+`SecAuditLogStorageDir`: that file is read and parsed as whatever it holds (serial or JSON).
+
+Where the storage dir is: the `storage_dir` argument, else the directory of the index file, which the
+pipeline tells the source before reading it (`bind`). Paths in the index are relative to it (they start
+with `/`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import ClassVar
+from zoneinfo import ZoneInfo
+
+from secops.events import Doc, Frame, Rejected, decode
+from secops.sources.base import Framer, Source, SourceOptions
+from secops.sources.modsecurity_json import parse_json
+from secops.sources.modsecurity_model import (
+    Transaction,
+    apply_content_length,
+    apply_request_line,
+    headers_from_lines,
+    parse_log_time,
+    parse_message,
+    port,
+    to_doc,
+)
+
+_BOUNDARY = re.compile(rb"--([0-9A-Za-z]+)-([A-Z])--\s*")
+_SECTION = re.compile(r"\n--([0-9A-Za-z]+)-([A-Z])--[ \t\r]*(?=\n|$)")
+_QUOTED = r'"(?:[^"\\]|\\.)*"'
+_INDEX = re.compile(
+    rf"^\S+ \S+ \S+ \S+ \[[^\]]+\] {_QUOTED} (?:\d+|-) \S+ {_QUOTED} {_QUOTED} (\S+) {_QUOTED} "
+    r"(/\S*) (\d+) (\d+) (?:md5:[0-9a-fA-F]{32}|-)\s*$"
+)
+_INDEX_HINT = re.compile(rb'^\S+ \S+ \S+ \S+ \[[^\]]+\] ".*" /\S* \d+ \d+ (?:md5:[0-9a-fA-F]{32}|-)\s*$')
+MAX_TRANSACTION_FILE = 64 * 1024 * 1024
+
+
+class AuditFramer(Framer):
+    """One frame per serial transaction (A..Z); JSON records and index lines are frames of one line.
+
+    A transaction cut short (a new A before Z, or the input ends) is still framed, so the parser can
+    reject it with its reason and the pipeline can dead-letter it; nothing is silently dropped.
+    """
+
+    def __init__(self) -> None:
+        self._lines: list[bytes] = []
+        self._start: int | None = None
+        self._boundary = b""
+
+    def push(self, offset: int, line: bytes) -> list[Frame]:
+        if self._start is not None:
+            if line[:2] == b"--" and (found := _BOUNDARY.fullmatch(line)):
+                if found.group(2) == b"Z" and found.group(1) == self._boundary:
+                    self._lines.append(line)
+                    return [self._take()]
+                if found.group(2) == b"A":
+                    cut = self._take()
+                    self._open(offset, line, found.group(1))
+                    return [cut]
+            self._lines.append(line)
+            return []
+        if not line.strip():
+            return []
+        if line[:2] == b"--" and (found := _BOUNDARY.fullmatch(line)) and found.group(2) == b"A":
+            self._open(offset, line, found.group(1))
+            return []
+        return [Frame(offset, line)]
+
+    def finish(self) -> list[Frame]:
+        return [self._take()] if self._start is not None else []
+
+    def pending_offset(self) -> int | None:
+        return self._start
+
+    def _open(self, offset: int, line: bytes, boundary: bytes) -> None:
+        self._start = offset
+        self._boundary = boundary
+        self._lines = [line]
+
+    def _take(self) -> Frame:
+        assert self._start is not None
+        frame = Frame(self._start, b"\n".join(self._lines), len(self._lines))
+        self._start = None
+        self._lines = []
+        return frame
+
+
+def parse_serial(text: str) -> Transaction:
+    """One native serial transaction (sections A..Z) → Transaction."""
+    sections: dict[str, str] = {}
+    marks = list(_SECTION.finditer("\n" + text))  # the leading newline lets the first boundary match
+    if not marks or marks[0].start() != 0 or marks[0].group(2) != "A":
+        raise Rejected("serial transaction does not start with an A section boundary")
+    boundary = marks[0].group(1)
+    for index, mark in enumerate(marks):
+        if mark.group(1) != boundary:
+            raise Rejected(f"section boundary {mark.group(1)!r} inside transaction {boundary!r}")
+        end = marks[index + 1].start() if index + 1 < len(marks) else len(text) + 1
+        sections.setdefault(mark.group(2), text[mark.end() : end - 1])
+    if marks[-1].group(2) != "Z":
+        raise Rejected(f"transaction {boundary} has no Z section (cut short or input ended)")
+    tx = _section_a(sections["A"].strip())
+    request = sections.get("B")
+    if request:
+        lines = request.rstrip("\n").split("\n")
+        apply_request_line(tx, lines[0].rstrip("\r"))
+        tx.request_headers = headers_from_lines(lines[1:])
+    body = sections.get("C") or sections.get("I")
+    if body is not None:
+        tx.request_body_bytes = len(body.rstrip("\n").encode())
+    apply_content_length(tx)
+    response = sections.get("F")
+    if response:
+        lines = response.rstrip("\n").split("\n")
+        status = lines[0].split(" ", 2)
+        if len(status) >= 2 and status[1].isdigit():
+            tx.status = int(status[1])
+        tx.response_headers = headers_from_lines(lines[1:])
+    trailer = sections.get("H")
+    if trailer:
+        _section_h(tx, trailer)
+    return tx
+
+
+def _section_a(line: str) -> Transaction:
+    """`[22/Nov/2026:03:01:57.780932 +0000] <unique id> <client ip> <port> <server ip> <port>`."""
+    close = line.find("]")
+    if not line.startswith("[") or close < 0:
+        raise Rejected(f"A section without a [time]: {line[:80]!r}")
+    fields = line[close + 1 :].split()
+    if not fields:
+        raise Rejected("A section without a unique id")
+    tx = Transaction(parse_log_time(line[1:close]), fields[0])
+    if len(fields) >= 5:
+        tx.client_ip, tx.client_port = fields[1], port(fields[2])
+        tx.server_ip, tx.server_port = fields[3], port(fields[4])
+    return tx
+
+
+def _section_h(tx: Transaction, trailer: str) -> None:
+    for line in trailer.split("\n"):
+        if line.startswith("Message: "):
+            tx.rules.append(parse_message(line[9:]))
+        elif line.startswith("Engine-Mode: "):
+            tx.engine_mode = line[13:].strip().strip('"')
+        elif line.startswith("Producer: "):
+            tx.producer = line[10:].strip()
+        elif line.startswith("Action: Intercepted"):
+            tx.intercepted = True
+
+
+class ModSecurityAudit(Source):
+    """ModSecurity 2.9 / libmodsecurity 3 audit logs → one ECS event per WAF transaction."""
+
+    format: ClassVar[str] = "modsecurity"
+    dataset: ClassVar[str] = "modsecurity.audit"
+    description: ClassVar[str] = "ModSecurity audit log (native Serial, Concurrent index, JSON)"
+
+    def __init__(
+        self, options: SourceOptions | None = None, *, storage_dir: Path | str | None = None
+    ) -> None:
+        super().__init__(options)
+        self.storage_dir: Path | None = Path(storage_dir) if storage_dir else None
+        self._zone = ZoneInfo(self.options.timezone)
+
+    @classmethod
+    def sniff(cls, head: bytes) -> bool:
+        start = head.lstrip()
+        if start.startswith(b'{"transaction"'):
+            return True
+        first = start.split(b"\n", 1)[0].rstrip(b"\r")
+        boundary = _BOUNDARY.fullmatch(first)
+        if boundary is not None:
+            return boundary.group(2) == b"A"
+        return _INDEX_HINT.match(first) is not None
+
+    def bind(self, path: Path) -> None:
+        """The input about to be read: a Concurrent index resolves transaction files beside it."""
+        if self.storage_dir is None:
+            self.storage_dir = path.parent
+
+    def framer(self) -> Framer:
+        return AuditFramer()
+
+    def parse(self, frame: Frame) -> list[Doc]:
+        raw = frame.raw
+        if raw[:1] == b"{":
+            return [to_doc(parse_json(raw, self._zone))]
+        if raw[:2] == b"--":
+            return [to_doc(parse_serial(decode(raw)))]
+        line = decode(raw)
+        index = _INDEX.match(line)
+        if index is None:
+            raise Rejected("neither a serial transaction, a JSON record nor a Concurrent index line")
+        return self._from_index(index)
+
+    def _from_index(self, index: re.Match[str]) -> list[Doc]:
+        relative, offset, size = index.group(2), int(index.group(3)), int(index.group(4))
+        if self.storage_dir is None:
+            raise Rejected(
+                f"Concurrent index names {relative} but the storage dir is unknown "
+                "(read the index from a file, or configure the storage dir)"
+            )
+        path = self.storage_dir / relative.lstrip("/")
+        if ".." in Path(relative).parts:
+            raise Rejected(f"index path {relative!r} leaves the storage dir")
+        if size > MAX_TRANSACTION_FILE:
+            raise Rejected(f"transaction file {path} is {size} bytes, over the {MAX_TRANSACTION_FILE} limit")
+        try:
+            with path.open("rb") as stream:
+                stream.seek(offset)
+                data = stream.read(size) if size else stream.read(MAX_TRANSACTION_FILE)
+        except OSError as exc:
+            raise Rejected(f"transaction file {path} unreadable: {exc.strerror}") from exc
+        docs = self._parse_file(data, path)
+        for doc in docs:
+            doc["modsecurity"]["audit_file"] = str(path)
+        return docs
+
+    def _parse_file(self, data: bytes, path: Path) -> list[Doc]:
+        framer = AuditFramer()
+        frames: list[Frame] = []
+        position = 0
+        for line in data.split(b"\n"):
+            frames.extend(framer.push(position, line.rstrip(b"\r")))
+            position += len(line) + 1
+        frames.extend(framer.finish())
+        docs = [doc for frame in frames if frame.raw[:1] in (b"{", b"-") for doc in self.parse(frame)]
+        if not docs:
+            raise Rejected(f"transaction file {path} holds no transaction")
+        return docs

@@ -1,0 +1,272 @@
+"""The real WAF: Apache + ModSecurity 2 + OWASP CRS 3.3 from the Debian packages, on 127.0.0.1.
+
+It runs the way the CRS 3.3 regression suite ran it (paranoia level 4, DetectionOnly, strict HTTP
+parsing, no keep-alive, every path answered by a tiny CGI), so replaying `corpora/crs-regression` yields the
+CRS's own verdicts. A marker rule logs a unique request header, which lets a test cut the audit log into
+the entries each request produced. Two session instances write the two audit-log formats egovops reads:
+native Serial and JSON; a third, started on demand, writes the Concurrent layout (index + storage dir).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+
+from tests.components import missing, require_binary
+
+INSTALL = "apt-get install -y apache2 libapache2-mod-security2 modsecurity-crs"
+MODULES = Path("/usr/lib/apache2/modules")
+CRS_RULES = Path("/usr/share/modsecurity-crs/rules")
+CRS_SETUP = Path("/etc/modsecurity/crs/crs-setup.conf")
+MODSEC_RECOMMENDED = Path("/etc/modsecurity/modsecurity.conf-recommended")
+
+MARKER_HEADER = "X-Egovops-Marker"
+MARKER_RULE = "9999990"
+"""Rule id of the marker rule; its message is the marker value, so parsed events show the cut points."""
+
+APACHE_TIMEOUT = 10
+CLIENT_TIMEOUT = 2.0
+"""Below Apache's `Timeout`: a request that leaves its body short is cut by the client, not the server."""
+
+CGI = "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'\n"
+
+CONF = """\
+ServerRoot "{root}"
+ServerName localhost
+PidFile "{root}/httpd.pid"
+DefaultRuntimeDir "{root}/run"
+ErrorLog "{root}/error.log"
+LogLevel warn
+Listen 127.0.0.1:{port}
+User www-data
+Group www-data
+
+LoadModule mpm_prefork_module {modules}/mod_mpm_prefork.so
+LoadModule authz_core_module {modules}/mod_authz_core.so
+LoadModule alias_module {modules}/mod_alias.so
+LoadModule cgi_module {modules}/mod_cgi.so
+LoadModule unique_id_module {modules}/mod_unique_id.so
+LoadModule security2_module {modules}/mod_security2.so
+
+StartServers 4
+MinSpareServers 2
+MaxSpareServers 8
+MaxRequestWorkers 16
+Timeout {apache_timeout}
+KeepAlive Off
+HttpProtocolOptions Strict
+
+DocumentRoot "{root}/htdocs"
+ScriptAliasMatch "^/" "{root}/cgi/app.cgi"
+<Directory "{root}/cgi">
+    Options +ExecCGI
+    Require all granted
+</Directory>
+
+Include {recommended}
+SecRuleEngine {engine}
+SecDataDir "{root}/modsec-data"
+SecTmpDir "{root}/modsec-tmp"
+SecAuditEngine RelevantOnly
+SecAuditLogParts ABCEFHIJKZ
+SecAuditLogType {log_type}
+SecAuditLogFormat {log_format}
+SecAuditLog "{root}/audit.log"
+SecAuditLogStorageDir "{root}/audit"
+SecAuditLogDirMode 0755
+SecAuditLogFileMode 0644
+
+# The marker is logged and then spares its request the CRS: markers add only Apache's own work.
+SecRule REQUEST_HEADERS:{marker_header} "@rx ^.*$" \\
+    "id:{marker_rule},phase:1,pass,t:none,log,auditlog,msg:'%{{MATCHED_VAR}}',ctl:ruleRemoveById=1-9999989"
+SecAction "id:900000,phase:1,nolog,pass,t:none,setvar:tx.paranoia_level={paranoia}"
+SecAction "id:900001,phase:1,nolog,pass,t:none,setvar:tx.executing_paranoia_level={paranoia}"
+Include {crs_setup}
+Include {crs_rules}/*.conf
+"""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Waf:
+    """One running Apache + ModSecurity + CRS; `send` speaks raw HTTP so a test controls every byte."""
+
+    root: Path
+    port: int
+    log_type: str
+    log_format: str
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def audit_log(self) -> Path:
+        """The serial log, or the index of the concurrent layout."""
+        return self.root / "audit.log"
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.root / "audit"
+
+    def send(self, request: bytes, timeout: float = CLIENT_TIMEOUT) -> bytes:
+        """Send raw bytes, return the raw answer (empty when the server said nothing before `timeout`).
+
+        Reads until the server closes: with keep-alive off Apache closes after its logging phase, so
+        when this returns the transaction's audit entry is written.
+        """
+        chunks: list[bytes] = []
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as conn:
+            conn.sendall(request)
+            deadline = time.monotonic() + timeout
+            try:
+                while (left := deadline - time.monotonic()) > 0:
+                    conn.settimeout(left)
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+            except (TimeoutError, ConnectionResetError):
+                pass
+        return b"".join(chunks)
+
+    def mark(self) -> str:
+        """Send a marker request; its audit entry closes the group of entries before it."""
+        marker = uuid.uuid4().hex
+        answer = self.send(
+            f"GET /marker HTTP/1.1\r\nHost: localhost\r\n{MARKER_HEADER}: {marker}\r\n"
+            "Connection: close\r\n\r\n".encode(),
+            timeout=APACHE_TIMEOUT,
+        )
+        if not answer.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(f"marker request failed: {answer[:200]!r}")
+        return marker
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+def start_waf(
+    log_type: str = "Serial", log_format: str = "Native", paranoia: int = 4, engine: str = "DetectionOnly"
+) -> Waf:
+    """Write a private httpd.conf under a fresh directory and start Apache in the foreground on it.
+
+    `engine` On makes the CRS block (anomaly score over the threshold → 403, `Action: Intercepted`).
+    """
+    apache = require_binary("apache2", INSTALL, "/usr/sbin/apache2")
+    if not (MODULES / "mod_security2.so").exists() or not CRS_RULES.is_dir():
+        missing("ModSecurity 2 with the OWASP CRS", INSTALL)
+    # Apache's children run as www-data: the tree must be readable (CGI) and the storage dir writable.
+    root = Path(tempfile.mkdtemp(prefix="egovops-waf-"))
+    root.chmod(0o755)
+    for sub in ("run", "htdocs", "cgi", "modsec-data", "modsec-tmp", "audit"):
+        (root / sub).mkdir()
+    for sub in ("modsec-data", "modsec-tmp", "audit"):
+        shutil.chown(root / sub, "www-data", "www-data")
+    script = root / "cgi" / "app.cgi"
+    script.write_text(CGI)
+    script.chmod(0o755)
+    waf = Waf(root=root, port=free_port(), log_type=log_type, log_format=log_format)
+    conf = root / "httpd.conf"
+    conf.write_text(
+        CONF.format(
+            root=root,
+            port=waf.port,
+            modules=MODULES,
+            apache_timeout=APACHE_TIMEOUT,
+            recommended=MODSEC_RECOMMENDED,
+            log_type=log_type,
+            log_format=log_format,
+            paranoia=paranoia,
+            engine=engine,
+            crs_setup=CRS_SETUP,
+            crs_rules=CRS_RULES,
+            marker_header=MARKER_HEADER,
+            marker_rule=MARKER_RULE,
+        )
+    )
+    env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "LANG": "C"}
+    # Its own session: on stop, prefork signals its whole process group, which must not be ours.
+    with (root / "stderr.log").open("wb") as stderr:
+        waf.process = subprocess.Popen(
+            [apache, "-f", str(conf), "-DFOREGROUND"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if waf.process.poll() is not None:
+            err = (root / "stderr.log").read_text(errors="replace")
+            log = (root / "error.log").read_text(errors="replace") if (root / "error.log").exists() else ""
+            waf.process = None
+            raise RuntimeError(f"apache2 exited at start: {err}{log}")
+        try:
+            with socket.create_connection(("127.0.0.1", waf.port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        waf.stop()
+        raise RuntimeError("apache2 did not listen within 30 s")
+    return waf
+
+
+class WafFactory(Protocol):
+    def __call__(
+        self, log_type: str = ..., log_format: str = ..., paranoia: int = ..., engine: str = ...
+    ) -> Waf: ...
+
+
+@pytest.fixture(scope="session")
+def waf_factory() -> Iterator[WafFactory]:
+    """Start WAF instances on demand; every one started is stopped (by PID, waited) at session end."""
+    started: list[Waf] = []
+
+    def start(
+        log_type: str = "Serial", log_format: str = "Native", paranoia: int = 4, engine: str = "DetectionOnly"
+    ) -> Waf:
+        waf = start_waf(log_type, log_format, paranoia, engine)
+        started.append(waf)
+        return waf
+
+    yield start
+    for waf in started:
+        waf.stop()
+        shutil.rmtree(waf.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def waf_serial(waf_factory: WafFactory) -> Waf:
+    """Native Serial audit log."""
+    return waf_factory("Serial", "Native")
+
+
+@pytest.fixture(scope="session")
+def waf_json(waf_factory: WafFactory) -> Waf:
+    """ModSecurity 2.9 JSON audit log (`SecAuditLogFormat JSON`), serial file."""
+    return waf_factory("Serial", "JSON")

@@ -11,8 +11,9 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -45,6 +46,15 @@ class IngestSettings(_Section):
     idle_flush: float = Field(2.0, gt=0, description="seconds of quiet before an open record is flushed")
     timezone: str = Field("Asia/Shanghai", description="zone for timestamps that carry none (RFC 3164)")
     observer: str | None = Field(None, description="observer.hostname; default: this machine's name")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Asia/Shanghai") from exc
+        return value
 
 
 class RetentionSettings(_Section):

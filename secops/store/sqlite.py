@@ -120,31 +120,38 @@ class SQLiteStore(Store):
     # -- writing ---------------------------------------------------------------------------------------
 
     def write(self, events: Sequence[Event]) -> WriteResult:
-        """Insert new rows and their free-text entries in one transaction.
+        """Insert the new rows and their free-text entries in one transaction.
 
-        Row ids are assigned here (under the write lock) so the FTS entries can be written in one batch
-        for exactly the rows that were new; an FTS trigger would cost several times more per row.
+        Which ids are already stored is asked in one query per batch; row ids are assigned here, under
+        the write lock, so the FTS entries of exactly the new rows go in as one batch (an FTS trigger
+        costs several times more per row).
         """
         if not events:
             return WriteResult()
         dumps = orjson.dumps
         with self._transaction() as cur:
-            first_rowid = next_rowid = (cur.execute("SELECT max(rowid) FROM events").fetchone()[0] or 0) + 1
-            texts: list[tuple[int, str]] = []
-            insert = cur.execute
-            for event in events:
-                insert(
-                    "INSERT OR IGNORE INTO events (rowid, id, ts, dataset, doc) VALUES (?, ?, ?, ?, ?)",
-                    (next_rowid, event.id, event.timestamp, event.dataset, dumps(event.doc).decode()),
+            known = {
+                row[0]
+                for row in cur.execute(
+                    "SELECT id FROM events WHERE id IN (SELECT value FROM json_each(?))",
+                    (dumps([e.id for e in events]).decode(),),
                 )
-                if cur.rowcount:
-                    message = event.doc.get("message")
-                    if message:
-                        texts.append((next_rowid, str(message)))
-                    next_rowid += 1
+            }
+            rowid = (cur.execute("SELECT max(rowid) FROM events").fetchone()[0] or 0) + 1
+            rows: list[tuple[int, str, str, str, str]] = []
+            texts: list[tuple[int, str]] = []
+            for event in events:
+                if event.id in known:
+                    continue
+                known.add(event.id)
+                rows.append((rowid, event.id, event.timestamp, event.dataset, dumps(event.doc).decode()))
+                message = event.doc.get("message")
+                if message:
+                    texts.append((rowid, str(message)))
+                rowid += 1
+            cur.executemany("INSERT INTO events (rowid, id, ts, dataset, doc) VALUES (?, ?, ?, ?, ?)", rows)
             cur.executemany("INSERT INTO events_fts (rowid, text) VALUES (?, ?)", texts)
-        stored = next_rowid - first_rowid
-        return WriteResult(stored=stored, duplicates=len(events) - stored)
+        return WriteResult(stored=len(rows), duplicates=len(events) - len(rows))
 
     def reject(self, letters: Sequence[DeadLetter]) -> int:
         if not letters:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# Imported here, at start-up: imported lazily from deep inside a test (pyshark's event loop), CPython
+# 3.11.7's compiler trips over pytest's assertion rewriting ("AST constructor recursion depth mismatch").
+import hypothesis  # noqa: F401
+
 pytest_plugins = [
     "tests.components.elasticsearch",
     "tests.components.waf",

@@ -1,4 +1,5 @@
-"""Open a store by URL: `sqlite:///path/to.db` (embedded default) or `elasticsearch://host:port`."""
+"""Open a store by URL: `sqlite:///path/to.db` (embedded default) or `elasticsearch://host:port`
+(`elasticsearchs://` for TLS)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,8 @@ def open_store(url: str, *, spool_dir: Path = Path("var/spool"), index_prefix: s
         from secops.store.sqlite import SQLiteStore
 
         return SQLiteStore(Path(path))
-    if scheme in {"elasticsearch", "elasticsearchs", "es", "http", "https"}:
+    if scheme in {"elasticsearch", "elasticsearchs"}:
         from secops.store.elasticsearch import ElasticsearchStore
 
-        store: Store = ElasticsearchStore.from_url(url, spool_dir=spool_dir, index_prefix=index_prefix)
-        return store
-    raise StoreError(
-        f"{url}: unknown store URL; use sqlite:///PATH or elasticsearch://HOST:PORT"
-    )
+        return ElasticsearchStore.from_url(url, spool_dir=spool_dir, prefix=index_prefix)
+    raise StoreError(f"{url}: unknown store URL; use sqlite:///PATH or elasticsearch://HOST:PORT")

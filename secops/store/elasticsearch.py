@@ -178,8 +178,8 @@ class ElasticsearchStore(Store):
     def from_url(cls, url: str, spool_dir: str | Path | None = None, **options: Any) -> ElasticsearchStore:
         """Open `elasticsearch://[user:password@]host:port` (`elasticsearchs://` for TLS).
 
-        `options` are the fields of `ElasticsearchOptions`. The spool defaults to `./var/spool/...`,
-        next to the embedded store's default location.
+        `options` are the fields of `ElasticsearchOptions`. The spool lives under `spool_dir` (default
+        `./var/spool`, next to the embedded store), in a folder named after the server and prefix.
         """
         parts = urlsplit(url)
         scheme = {"elasticsearch": "http", "elasticsearchs": "https"}.get(parts.scheme)
@@ -204,7 +204,8 @@ class ElasticsearchStore(Store):
             ca_certs=settings.ca_certs or DEFAULT,
             verify_certs=settings.verify_certs,
         )
-        spool = Path(spool_dir) if spool_dir else Path("var", "spool", f"elasticsearch-{host}-{port}")
+        # One spool per server and prefix: events queued for one cluster never leak into another.
+        spool = Path(spool_dir or Path("var", "spool")) / f"elasticsearch-{host}-{port}-{settings.prefix}"
         name = f"{parts.scheme}://{host}:{port}"
         return cls(name, client, spool, settings)
 

@@ -1,6 +1,9 @@
 # egovops — newcomer commands. `make run` for the embedded default, `make test` for the whole suite.
 SHELL := /bin/bash
-PYTHON ?= python3
+# Debian's own CPython is built with PGO and LTO and runs this code about a third faster than a plain
+# source build; use it when it can make virtual environments.
+PYTHON ?= $(shell /usr/bin/python3 -c 'import ensurepip, sys; assert sys.version_info >= (3, 11)' \
+            2>/dev/null && echo /usr/bin/python3 || echo python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.egovops-installed

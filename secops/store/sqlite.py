@@ -133,7 +133,7 @@ class SQLiteStore(Store):
             known = {
                 row[0]
                 for row in cur.execute(
-                    "SELECT id FROM events WHERE id IN (SELECT value FROM json_each(?))",
+                    "SELECT events.id FROM json_each(?) AS j JOIN events ON events.id = j.value",
                     (dumps([e.id for e in events]).decode(),),
                 )
             }

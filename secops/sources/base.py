@@ -56,11 +56,8 @@ class Framer:
 LineFramer = Framer
 
 
-class Source(ABC):
-    """A text log format: framed from lines, parsed frame by frame."""
-
-    def __init__(self, options: SourceOptions | None = None) -> None:
-        self.options = options or SourceOptions()
+class Format(ABC):
+    """What every source is: a named format, recognisable from its first bytes, producing one dataset."""
 
     format: ClassVar[str]
     """Short name used on the command line (`--format suricata`)."""
@@ -68,12 +65,19 @@ class Source(ABC):
     """ECS `event.dataset` of what it produces (a parser may set another, e.g. `suricata.stats`)."""
     description: ClassVar[str] = ""
 
+    def __init__(self, options: SourceOptions | None = None) -> None:
+        self.options = options or SourceOptions()
+
     @classmethod
     @abstractmethod
     def sniff(cls, head: bytes) -> bool:
         """True when the first bytes of an input look like this format (used by auto-detection)."""
 
-    def bind(self, path: Path) -> None:  # noqa: B027 - most formats need no more than their lines
+
+class Source(Format):
+    """A text log format: framed from lines, parsed frame by frame."""
+
+    def bind(self, path: Path) -> None:
         """Told which file is about to be read; formats whose records name other files resolve them here."""
 
     def framer(self) -> Framer:
@@ -93,19 +97,8 @@ Parsed = tuple[int, list[Doc]]
 """What a file source yields: the position of a record in its input and its documents."""
 
 
-class FileSource(ABC):
+class FileSource(Format):
     """A binary format read whole from a path (packet captures), not line by line."""
-
-    def __init__(self, options: SourceOptions | None = None) -> None:
-        self.options = options or SourceOptions()
-
-    format: ClassVar[str]
-    dataset: ClassVar[str]
-    description: ClassVar[str] = ""
-
-    @classmethod
-    @abstractmethod
-    def sniff(cls, head: bytes) -> bool: ...
 
     @abstractmethod
     def read_path(self, path: Path) -> Iterator[Parsed | tuple[int, Rejected, bytes]]:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from secops.events import format_ts, utc_now
 from secops.store.base import Checkpoint, StoreError
+from secops.store.checkpoints import CheckpointTable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS spool (
@@ -24,12 +25,6 @@ CREATE TABLE IF NOT EXISTS spool (
     id     TEXT NOT NULL,
     body   BLOB NOT NULL,
     queued TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS checkpoints (
-    key         TEXT PRIMARY KEY,
-    fingerprint TEXT NOT NULL,
-    inode       INTEGER NOT NULL,
-    offset      INTEGER NOT NULL
 );
 """
 
@@ -61,6 +56,7 @@ class Spool:
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.execute("PRAGMA busy_timeout=30000")
             self.db.executescript(SCHEMA)
+            self.positions = CheckpointTable(self.db)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the spool at {self.path}: {exc}") from exc
         self._pending = self._count()
@@ -109,18 +105,10 @@ class Spool:
     # -- follower positions ----------------------------------------------------------------------------
 
     def checkpoint(self, key: str) -> Checkpoint | None:
-        row = self.db.execute(
-            "SELECT fingerprint, inode, offset FROM checkpoints WHERE key = ?", (key,)
-        ).fetchone()
-        return Checkpoint(*row) if row else None
+        return self.positions.get(key)
 
     def save_checkpoint(self, key: str, checkpoint: Checkpoint) -> None:
-        self.db.execute(
-            "INSERT INTO checkpoints (key, fingerprint, inode, offset) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, "
-            "inode = excluded.inode, offset = excluded.offset",
-            (key, checkpoint.fingerprint, checkpoint.inode, checkpoint.offset),
-        )
+        self.positions.save(key, checkpoint)
 
     def close(self) -> None:
         self.db.close()

@@ -27,6 +27,7 @@ from secops.store.base import (
     WriteResult,
     tokens,
 )
+from secops.store.checkpoints import CheckpointTable
 
 _TEXT = "coalesce(json_extract({doc}, '$.message'), '')"
 _FTS_TOKENCHARS = TOKEN_CHARS.replace("\\w", "_").replace("\\", "")
@@ -53,12 +54,6 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     reason   TEXT NOT NULL,
     raw      BLOB NOT NULL,
     received TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS checkpoints (
-    key         TEXT PRIMARY KEY,
-    fingerprint TEXT NOT NULL,
-    inode       INTEGER NOT NULL,
-    offset      INTEGER NOT NULL
 );
 """
 
@@ -114,6 +109,7 @@ class SQLiteStore(Store):
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA busy_timeout=30000")
             self.db.executescript(SCHEMA)
+            self.positions = CheckpointTable(self.db)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the SQLite store at {self.path}: {exc}") from exc
 
@@ -226,25 +222,10 @@ class SQLiteStore(Store):
     # -- follower positions ----------------------------------------------------------------------------
 
     def checkpoint(self, key: str) -> Checkpoint | None:
-        row = self.db.execute(
-            "SELECT fingerprint, inode, offset FROM checkpoints WHERE key = ?", (key,)
-        ).fetchone()
-        return Checkpoint(*row) if row else None
+        return self.positions.get(key)
 
     def save_checkpoint(self, key: str, checkpoint: Checkpoint) -> None:
-        self.db.execute(
-            "INSERT INTO checkpoints (key, fingerprint, inode, offset) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, "
-            "inode = excluded.inode, offset = excluded.offset",
-            (key, checkpoint.fingerprint, checkpoint.inode, checkpoint.offset),
-        )
-
-    def backup(self, target: Path) -> None:
-        """An online, consistent copy of the store (used by recovery drills)."""
-        dest = sqlite3.connect(target)
-        with dest:
-            self.db.backup(dest)
-        dest.close()
+        self.positions.save(key, checkpoint)
 
     def close(self) -> None:
         self.db.close()

@@ -55,6 +55,14 @@ class AuditFramer(Framer):
         self._boundary = b""
 
     def push(self, offset: int, line: bytes) -> list[Frame]:
+        # Called for every line of the log: a line inside a transaction that cannot be a boundary
+        # (which starts with `--`) costs one slice and one append; the rest is `_edge`.
+        if self._start is not None and line[:1] != b"-":
+            self._lines.append(line)
+            return []
+        return self._edge(offset, line)
+
+    def _edge(self, offset: int, line: bytes) -> list[Frame]:
         if self._start is not None:
             if line[:2] == b"--" and (found := _BOUNDARY.fullmatch(line)):
                 if found.group(2) == b"Z" and found.group(1) == self._boundary:
@@ -93,32 +101,39 @@ class AuditFramer(Framer):
 
 
 def parse_serial(text: str) -> Transaction:
-    """One native serial transaction (sections A..Z) → Transaction."""
-    sections: dict[str, str] = {}
-    marks = list(_SECTION.finditer("\n" + text))  # the leading newline lets the first boundary match
-    if not marks or marks[0].start() != 0 or marks[0].group(2) != "A":
+    """One native serial transaction (sections A..Z) → Transaction.
+
+    One regex split cuts the whole text into sections; each section's text keeps the newline that
+    ends its boundary line (so it is empty, or a newline and then its lines) and only the sections
+    egovops reads are looked at further.
+    """
+    parts = _SECTION.split("\n" + text)  # the leading newline lets the first boundary match
+    # parts: [text before the first boundary, boundary, letter, section text, boundary, letter, ...]
+    if parts[0] or parts[2] != "A":
         raise Rejected("serial transaction does not start with an A section boundary")
-    boundary = marks[0].group(1)
-    for index, mark in enumerate(marks):
-        if mark.group(1) != boundary:
-            raise Rejected(f"section boundary {mark.group(1)!r} inside transaction {boundary!r}")
-        end = marks[index + 1].start() if index + 1 < len(marks) else len(text) + 1
-        sections.setdefault(mark.group(2), text[mark.end() : end - 1])
-    if marks[-1].group(2) != "Z":
+    boundaries = parts[1::3]
+    boundary = boundaries[0]
+    if boundaries.count(boundary) != len(boundaries):
+        stray = next(b for b in boundaries if b != boundary)
+        raise Rejected(f"section boundary {stray!r} inside transaction {boundary!r}")
+    if parts[-2] != "Z":
         raise Rejected(f"transaction {boundary} has no Z section (cut short or input ended)")
+    # A letter seen twice: the first section counts (built backwards, so the first is written last).
+    sections = dict(zip(reversed(parts[2::3]), reversed(parts[3::3]), strict=True))
     tx = _section_a(sections["A"].strip())
     request = sections.get("B")
     if request:
-        lines = request.rstrip("\n").split("\n")
+        lines = request[1:].rstrip("\n").split("\n")
         apply_request_line(tx, lines[0].rstrip("\r"))
         tx.request_headers = headers_from_lines(lines[1:])
     body = sections.get("C") or sections.get("I")
     if body is not None:
-        tx.request_body_bytes = len(body.rstrip("\n").encode())
+        body = body[1:].rstrip("\n")
+        tx.request_body_bytes = len(body) if body.isascii() else len(body.encode())
     apply_content_length(tx)
     response = sections.get("F")
     if response:
-        lines = response.rstrip("\n").split("\n")
+        lines = response[1:].rstrip("\n").split("\n")
         status = lines[0].split(" ", 2)
         if len(status) >= 2 and status[1].isdigit():
             tx.status = int(status[1])
@@ -145,15 +160,25 @@ def _section_a(line: str) -> Transaction:
 
 
 def _section_h(tx: Transaction, trailer: str) -> None:
-    for line in trailer.split("\n"):
-        if line.startswith("Message: "):
-            tx.rules.append(parse_message(line[9:]))
-        elif line.startswith("Engine-Mode: "):
-            tx.engine_mode = line[13:].strip().strip('"')
-        elif line.startswith("Producer: "):
-            tx.producer = line[10:].strip()
-        elif line.startswith("Action: Intercepted"):
-            tx.intercepted = True
+    """Every `Message:` line, the last `Engine-Mode:` and `Producer:`, and `Action: Intercepted`.
+
+    Found by string search, not line by line: most of a trailer is long lines egovops skips
+    (`Apache-Error:` repeats every message), and the rest sits at its end.
+    """
+    tx.rules = [parse_message(part.partition("\n")[0]) for part in trailer.split("\nMessage: ")[1:]]
+    engine = trailer.rfind("\nEngine-Mode: ")
+    if engine >= 0:
+        tx.engine_mode = _line_at(trailer, engine + 14).strip().strip('"')
+    producer = trailer.rfind("\nProducer: ")
+    if producer >= 0:
+        tx.producer = _line_at(trailer, producer + 11).strip()
+    tx.intercepted = trailer.rfind("\nAction: Intercepted") >= 0
+
+
+def _line_at(text: str, start: int) -> str:
+    """From `start` to the end of its line."""
+    end = text.find("\n", start)
+    return text[start:] if end < 0 else text[start:end]
 
 
 class ModSecurityAudit(Source):

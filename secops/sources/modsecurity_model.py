@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from secops.events import Doc, Rejected, stamp_time
+from secops.events import Doc, Rejected, format_offset, format_ts
 
 SEVERITIES = ("EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG")
 """ModSecurity severities in syslog order: the index is the numeric form libmodsecurity 3 writes."""
+_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
 _META = re.compile(
     r'\[(file|line|id|rev|msg|data|severity|ver|maturity|accuracy|tag|hostname|uri|unique_id) "'
@@ -49,6 +50,9 @@ _MONTHS = {
     )
 }
 _ZONES: dict[str, timezone] = {}
+_STAMPS: dict[tuple[int, int, int, int, int, int, timedelta | None], tuple[str, str | None]] = {}
+MAX_STAMPS = 4096
+"""Seconds whose formatting is kept (one entry per distinct second and offset; cleared when full)."""
 MAX_URL_IN_MESSAGE = 200
 
 
@@ -106,44 +110,55 @@ def parse_message(text: str) -> RuleMatch:
     # Metadata follows the match description, which may quote a whole regex full of brackets: it
     # starts at the first `[file "` (ModSecurity writes that first) when there is one.
     start = text.find(' [file "')
-    pairs = _split_metadata(text[start + 1 :].rstrip()) if start >= 0 else None
-    if pairs is None:
-        found = list(_META.finditer(text, max(start, 0)))
-        pairs = [(m.group(1), m.group(2)) for m in found]
-        start = found[0].start() - 1 if found else len(text)
-    match = RuleMatch(text=text[: max(start, 0)].strip())
-    for key, escaped in pairs:
-        value = _UNESCAPE.sub(r"\1", escaped) if "\\" in escaped else escaped
-        if key == "tag":
-            match.tags.append(value)
-        elif key == "id":
-            match.id = value
-        elif key == "msg":
-            match.message = value
-        elif key == "data":
-            match.data = value
-        elif key == "severity":
-            match.severity = severity_name(value)
-        elif key == "file":
-            match.file = value
-        elif key == "line":
-            match.line = int(value) if value.isdigit() else None
-        elif key == "ver":
-            match.version = value
-    return match
+    if start >= 0:
+        tail = text[start + 1 :].rstrip()
+        # The usual tail, `[k "v"] [k "v"]`, is cut with str.split (regexes cost more, value by value).
+        if tail.startswith("[") and tail.endswith('"]'):
+            parts = [part.partition(' "') for part in tail[1:-2].split('"] [')]
+            rule = _rule(parts, text[:start], "\\" in tail)
+            if rule is not None:
+                return rule
+    found = list(_META.finditer(text, max(start, 0)))
+    start = found[0].start() - 1 if found else len(text)
+    rule = _rule([(m[1], ' "', m[2]) for m in found], text[: max(start, 0)], "\\" in text)
+    assert rule is not None  # the regex only finds known keys
+    return rule
 
 
-def _split_metadata(tail: str) -> list[tuple[str, str]] | None:
-    """Fast path for the usual `[k "v"] [k "v"]` tail; None when it is anything else (regex path)."""
-    if not tail.startswith("[") or not tail.endswith('"]'):
-        return None
-    pairs = []
-    for part in tail[1:-2].split('"] ['):
-        key, sep, value = part.partition(' "')
-        if not sep or key not in _KEYS:
+def _rule(parts: list[tuple[str, str, str]], text: str, escaped: bool) -> RuleMatch | None:
+    """The rule from its `(key, separator, value)` parts; None when a part is not `known-key "value`.
+
+    Repeated keys: the last one counts, tags are all kept. Severities and line numbers are converted
+    once every part has passed, in their order, as a failed conversion is an error of its own.
+    """
+    rule = RuleMatch(text=text.strip())
+    converted: list[tuple[str, str]] = []
+    for key, sep, raw in parts:
+        if not sep:
             return None
-        pairs.append((key, value))
-    return pairs
+        value = _UNESCAPE.sub(r"\1", raw) if escaped and "\\" in raw else raw
+        if key == "tag":
+            rule.tags.append(value)
+        elif key == "id":
+            rule.id = value
+        elif key == "msg":
+            rule.message = value
+        elif key == "data":
+            rule.data = value
+        elif key == "file":
+            rule.file = value
+        elif key == "ver":
+            rule.version = value
+        elif key in ("severity", "line"):
+            converted.append((key, value))
+        elif key not in _KEYS:
+            return None
+    for key, value in converted:
+        if key == "severity":
+            rule.severity = severity_name(value)
+        else:
+            rule.line = int(value) if value.isdigit() else None
+    return rule
 
 
 def parse_log_time(text: str) -> datetime:
@@ -233,24 +248,40 @@ def _host_domain(host: str) -> str:
     return name
 
 
+def _stamp(moment: datetime) -> tuple[str, str | None]:
+    """`@timestamp` and `event.timezone` as `stamp_time` writes them, each second formatted once.
+
+    strftime costs more than the rest of an event, and a busy WAF logs many transactions per second.
+    Keyed by wall-clock second and offset (a datetime key would be slower, and aware datetimes of
+    the same instant compare equal across zones).
+    """
+    key = (
+        moment.second,
+        moment.minute,
+        moment.hour,
+        moment.day,
+        moment.month,
+        moment.year,
+        moment.utcoffset(),
+    )
+    cached = _STAMPS.get(key)
+    if cached is None:
+        if len(_STAMPS) >= MAX_STAMPS:
+            _STAMPS.clear()
+        whole = moment.replace(microsecond=0)
+        cached = _STAMPS[key] = (format_ts(whole)[:-8], format_offset(whole))
+    return f"{cached[0]}.{moment.microsecond:06d}Z", cached[1]
+
+
 def to_doc(tx: Transaction) -> Doc:
     """The ECS document of a transaction (Filebeat's ModSecurity layout: `rule.id` per matched rule)."""
-    doc: Doc = {}
-    stamp_time(doc, tx.time)
-    ids: list[str] = []
-    seen: set[str] = set()
-    tags: list[str] = []
-    tag_seen: set[str] = set()
-    inbound = outbound = None
-    severities: list[int] = []
-    for rule in tx.rules:
-        if rule.id is not None and rule.id not in seen:
-            seen.add(rule.id)
-            ids.append(rule.id)
-        for tag in rule.tags:
-            if tag not in tag_seen:
-                tag_seen.add(tag)
-                tags.append(tag)
+    timestamp, zone = _stamp(tx.time)
+    doc: Doc = {"@timestamp": timestamp}
+    rules = tx.rules
+    ids = list(dict.fromkeys([rule.id for rule in rules if rule.id is not None]))
+    tags = list(dict.fromkeys([tag for rule in rules for tag in rule.tags]))
+    inbound = outbound = severity = None
+    for rule in rules:
         if rule.message and "Anomaly Score Exceeded" in rule.message:
             found = _INBOUND.search(rule.message)
             if found:
@@ -258,29 +289,33 @@ def to_doc(tx: Transaction) -> Doc:
             found = _OUTBOUND.search(rule.message)
             if found:
                 outbound = max(outbound or 0, int(found.group(1)))
-        if rule.severity in SEVERITIES:
-            severities.append(SEVERITIES.index(rule.severity))
-    alert = bool(tx.rules)
-    action = "intercepted" if tx.intercepted else "detected" if alert else "passed"
-    types = ["access"]
-    if tx.intercepted:
-        types.append("denied")
-    elif alert:
-        types.append("allowed")
-    event: Doc = {
-        "kind": "alert" if alert else "event",
-        "category": ["web", "intrusion_detection"] if alert else ["web"],
-        "type": types,
-        "action": action,
-    }
-    if tx.status is not None:
-        event["outcome"] = "success" if tx.status < 400 else "failure"
-    if severities:
-        event["severity"] = min(severities)
-    event.update(doc.get("event", {}))
+        rank = _RANK.get(rule.severity or "")
+        if rank is not None and (severity is None or rank < severity):
+            severity = rank
+    intercepted = tx.intercepted
+    if rules:
+        event: Doc = {
+            "kind": "alert",
+            "category": ["web", "intrusion_detection"],
+            "type": ["access", "denied" if intercepted else "allowed"],
+            "action": "intercepted" if intercepted else "detected",
+        }
+    else:
+        event = {
+            "kind": "event",
+            "category": ["web"],
+            "type": ["access", "denied"] if intercepted else ["access"],
+            "action": "intercepted" if intercepted else "passed",
+        }
+    status = tx.status
+    if status is not None:
+        event["outcome"] = "success" if status < 400 else "failure"
+    if severity is not None:
+        event["severity"] = severity
+    if zone is not None:
+        event["timezone"] = zone
     doc["event"] = event
 
-    http: Doc = {}
     request: Doc = {}
     if tx.method:
         request["method"] = tx.method
@@ -292,11 +327,11 @@ def to_doc(tx: Transaction) -> Doc:
     if "content-type" in headers:
         request["mime_type"] = headers["content-type"].partition(";")[0].strip()
     request["id"] = tx.unique_id
-    http["request"] = request
+    http: Doc = {"request": request}
     if tx.http_version:
         http["version"] = tx.http_version
-    if tx.status is not None:
-        response: Doc = {"status_code": tx.status}
+    if status is not None:
+        response: Doc = {"status_code": status}
         length = tx.response_headers.get("content-length", "")
         if length.isdigit():
             response["body"] = {"bytes": int(length)}
@@ -318,33 +353,31 @@ def to_doc(tx: Transaction) -> Doc:
     if "user-agent" in headers:
         doc["user_agent"] = {"original": headers["user-agent"]}
     if tx.client_ip:
-        doc["source"] = {"ip": tx.client_ip}
-        if tx.client_port is not None:
-            doc["source"]["port"] = tx.client_port
+        doc["source"] = (
+            {"ip": tx.client_ip} if tx.client_port is None else {"ip": tx.client_ip, "port": tx.client_port}
+        )
     if tx.server_ip:
-        doc["destination"] = {"ip": tx.server_ip}
-        if tx.server_port is not None:
-            doc["destination"]["port"] = tx.server_port
+        doc["destination"] = (
+            {"ip": tx.server_ip} if tx.server_port is None else {"ip": tx.server_ip, "port": tx.server_port}
+        )
     doc["transaction"] = {"id": tx.unique_id}
     if ids:
-        doc["rule"] = {"id": ids}
-        ruleset = next((r.version for r in tx.rules if r.version), None)
-        if ruleset:
-            doc["rule"]["ruleset"] = ruleset
+        ruleset = next((r.version for r in rules if r.version), None)
+        doc["rule"] = {"id": ids, "ruleset": ruleset} if ruleset else {"id": ids}
     if tags:
         doc["tags"] = tags
 
-    modsec: Doc = {"unique_id": tx.unique_id, "intercepted": tx.intercepted}
-    if tx.rules:
-        modsec["rules"] = [rule.as_doc() for rule in tx.rules]
+    modsec: Doc = {"unique_id": tx.unique_id, "intercepted": intercepted}
+    if rules:
+        modsec["rules"] = [rule.as_doc() for rule in rules]
     if tags:
         modsec["tags"] = tags
-    score: Doc = {}
-    if inbound is not None:
-        score["inbound"] = inbound
-    if outbound is not None:
-        score["outbound"] = outbound
-    if score:
+    if inbound is not None or outbound is not None:
+        score: Doc = {}
+        if inbound is not None:
+            score["inbound"] = inbound
+        if outbound is not None:
+            score["outbound"] = outbound
         modsec["anomaly_score"] = score
     if tx.engine_mode:
         modsec["engine_mode"] = tx.engine_mode

@@ -296,3 +296,75 @@ def test_live_concurrent_log_of_a_blocking_waf(waf_factory: WafFactory, log_form
     assert get(blocked, "http.response.status_code") == 403
     assert "942100" in get(blocked, "rule.id")
     assert any(marker == r["message"] for d in docs for r in get(d, "modsecurity.rules", []))
+
+
+def _serial(a_line: str, trailer: str = "", body: str = "") -> bytes:
+    """A small serial transaction: request, optional body, response, optional trailer."""
+    text = (
+        f"--t1-A--\n{a_line}\n--t1-B--\nPOST /p?q=1 HTTP/1.1\nHost: h.example\nhost: second\n\n"
+        + (f"--t1-C--\n{body}\n" if body else "")
+        + "--t1-F--\nHTTP/1.1 200 OK\nContent-Length: 5\n\n"
+        + (f"--t1-H--\n{trailer}\n" if trailer else "")
+        + "--t1-Z--\n"
+    )
+    return text.encode()
+
+
+@pytest.mark.parametrize(
+    ("stamp", "utc", "zone"),
+    [
+        ("22/Nov/2026:03:06:33.5 +0000", "2026-11-22T03:06:33.500000Z", "+00:00"),
+        ("22/Nov/2026:11:06:33.25 +0800", "2026-11-22T03:06:33.250000Z", "+08:00"),
+        ("22/Nov/2026:03:06:33 +0800", "2026-11-21T19:06:33.000000Z", "+08:00"),
+        ("22/Nov/2026:03:06:33.000007 -0130", "2026-11-22T04:36:33.000007Z", "-01:30"),
+        ("22/Nov/2026:03:06:33.5 +0000", "2026-11-22T03:06:33.500000Z", "+00:00"),
+    ],
+)
+def test_timestamps_of_one_second_in_several_zones(stamp: str, utc: str, zone: str) -> None:
+    """Formatting is cached per second: the same instant or wall time in other zones stays exact."""
+    (doc,) = ModSecurityAudit().parse(Frame(0, _serial(f"[{stamp}] uid 10.0.0.1 1234 10.0.0.2 80")))
+    assert get(doc, "@timestamp") == utc and get(doc, "event.timezone") == zone
+
+
+def test_trailer_lines_found_wherever_they_are() -> None:
+    trailer = "\n".join(
+        [
+            'Apache-Error: [file "x"] ModSecurity: Message: not a message line [id "1"]',
+            'Message: Warning. a [file "/r.conf"] [line "1"] [id "920350"] [msg "first"] [severity "4"]',
+            'Engine-Mode: "DETECTION_ONLY"',
+            "Stopwatch: 1 2",
+            'Message: Warning. b [file "/r.conf"] [id "942100"] [msg "second"] [tag "attack-sqli"]',
+            "Producer: first producer",
+            "Action: Intercepted (phase 2)",
+            "Producer: ModSecurity for Apache/2.9.7; OWASP_CRS/3.3.4.",
+            'Engine-Mode: "ENABLED"',
+        ]
+    )
+    (doc,) = ModSecurityAudit().parse(Frame(0, _serial("[22/Nov/2026:03:06:33 +0000] uid", trailer)))
+    assert get(doc, "rule.id") == ["920350", "942100"]
+    assert [r["message"] for r in get(doc, "modsecurity.rules")] == ["first", "second"]
+    assert get(doc, "modsecurity.intercepted") is True and get(doc, "event.action") == "intercepted"
+    assert get(doc, "modsecurity.engine_mode") == "ENABLED"
+    assert get(doc, "modsecurity.producer") == "ModSecurity for Apache/2.9.7; OWASP_CRS/3.3.4."
+    assert get(doc, "event.severity") == 4  # WARNING (written as 4), the only severity given
+    assert get(doc, "modsecurity.rules")[0]["severity"] == "WARNING"
+    assert get(doc, "url.domain") == "h.example"  # the first Host header counts
+    (quiet,) = ModSecurityAudit().parse(Frame(0, _serial("[22/Nov/2026:03:06:33 +0000] uid")))
+    assert get(quiet, "modsecurity.intercepted") is False and get(quiet, "rule") is None
+
+
+def test_multipart_body_lines_are_not_section_boundaries() -> None:
+    body = '----------b7\nContent-Disposition: form-data; name="a"\n\n1\n----------b7--'
+    frames = frames_of(_serial("[22/Nov/2026:03:06:33 +0000] uid", body=body))
+    assert len(frames) == 1
+    (doc,) = ModSecurityAudit().parse(frames[0])
+    assert get(doc, "http.request.body.bytes") == len(body.encode())
+    assert get(doc, "http.response.status_code") == 200
+
+
+def test_unusual_metadata_tail_uses_the_careful_reading() -> None:
+    """A tail the fast split cannot take (unknown key, `"] [` inside a value) still yields its rule."""
+    unknown = parse_message('Warning. x [file "/r.conf"] [line "3"] [id "1"] [other "z"] [tag "t"]')
+    assert (unknown.id, unknown.line, unknown.tags) == ("1", 3, ["t"])
+    nested = parse_message('Warning. x [file "/r.conf"] [id "2"] [data "a\\"] [b"] [tag "t"]')
+    assert nested.id == "2" and nested.data == 'a"] [b' and nested.tags == ["t"]

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from secops.events import Rejected
-from secops.ingest.reader import read_lines
+from secops.ingest.reader import Block, read_blocks
 from secops.sources.auth import AuthLog
 
 # (weight, message after the header); {pid} {user} {ip} {port} are filled per line.
@@ -68,8 +68,10 @@ def run(path: Path) -> tuple[int, int, float, float]:
     started, cpu = time.perf_counter(), time.process_time()
     with path.open("rb") as stream:
         framer = source.framer()
-        for line in read_lines(stream):
-            for frame in framer.push(line.offset, line.data):
+        for block in read_blocks(stream):
+            if not isinstance(block, Block):
+                continue
+            for frame in framer.feed(block.offset, block.data):
                 try:
                     events += len(source.parse(frame))
                 except Rejected:

@@ -23,10 +23,10 @@ from secops.ingest.pipeline import (
     InputError,
     Sink,
     Stamper,
-    frame_lines,
+    frame_blocks,
     process_frames,
 )
-from secops.ingest.reader import HEAD_BYTES, Line, read_fingerprint, read_lines
+from secops.ingest.reader import HEAD_BYTES, Block, Oversize, read_blocks, read_fingerprint
 from secops.sources.base import FileSource, Framer, Source
 from secops.store.base import Checkpoint
 
@@ -172,13 +172,13 @@ class Follower:
         start = tailed.offset
         tailed.stream.seek(start)
 
-        def complete_lines() -> Iterator[Line]:
+        def complete_lines() -> Iterator[Block | Oversize]:
             # A last line still being written is left for the next round.
-            for line in read_lines(tailed.stream, start, partial_last=False):
-                tailed.offset = line.end
-                yield line
+            for block in read_blocks(tailed.stream, start, partial_last=False):
+                tailed.offset = block.end
+                yield block
 
-        frames = frame_lines(tailed.framer, complete_lines(), tailed.stamper, self.sink)
+        frames = frame_blocks(tailed.framer, complete_lines(), tailed.stamper, self.sink)
         process_frames(tailed.source, frames, tailed.stamper, self.sink)
         read = tailed.offset - start
         now = time.monotonic()

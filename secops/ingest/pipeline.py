@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 from secops import sources
 from secops.events import DeadLetter, Doc, Event, Frame, Rejected, decode, event_id
-from secops.ingest.reader import HEAD_BYTES, Line, fingerprint, read_lines
+from secops.ingest.reader import HEAD_BYTES, Block, Oversize, fingerprint, read_blocks
 from secops.sources.base import FileSource, Framer, Source, SourceOptions
 from secops.store.base import Store, WriteResult
 
@@ -177,28 +177,22 @@ def process_frames(
             sink.add(event)
 
 
-def frame_lines(
-    framer: Framer, lines: Iterable[Line], stamper: Stamper, sink: Sink, progress: Progress | None = None
+def frame_blocks(
+    framer: Framer, blocks: Iterable[Block | Oversize], stamper: Stamper, sink: Sink,
+    progress: Progress | None = None,
 ) -> Iterator[Frame]:
-    """Frames from lines; over-long lines are dead-lettered here since no parser can take them whole."""
-    reported = start = -1
-    end = 0
-    for line in lines:
-        if start < 0:
-            reported = start = line.offset
-        end = line.end
-        if line.too_long:
-            reason = f"line of {line.too_long} bytes exceeds the limit"
-            sink.reject(stamper.dead_letter(line.offset, reason, line.data))
-            continue
-        yield from framer.push(line.offset, line.data)
-        if progress is not None and end - reported >= 1 << 20:
-            progress(end - reported)
-            reported = end
-    if start >= 0:
-        sink.report.bytes += end - start
+    """Frames from blocks of lines; over-long lines are dead-lettered here, no parser could take them."""
+    for block in blocks:
+        if isinstance(block, Oversize):
+            reason = f"line of {block.length} bytes exceeds the limit"
+            sink.reject(stamper.dead_letter(block.offset, reason, block.head))
+            size = block.length
+        else:
+            yield from framer.feed(block.offset, block.data)
+            size = len(block.data)
+        sink.report.bytes += size
         if progress is not None:
-            progress(end - reported)
+            progress(size)
 
 
 class Ingestor:
@@ -270,13 +264,13 @@ class Ingestor:
     def ingest_text(
         self, source: Source, stream: BinaryIO, label: str, sink: Sink, progress: Progress | None
     ) -> None:
-        lines = read_lines(stream)
-        first = next(lines, None)
+        blocks = read_blocks(stream)
+        first = next(blocks, None)
         if first is None:
             return
-        stamper = Stamper(source, label, fingerprint(first.data), self.options)
+        stamper = Stamper(source, label, fingerprint(first.first_line()), self.options)
         framer = source.framer()
-        frames = frame_lines(framer, itertools.chain([first], lines), stamper, sink, progress)
+        frames = frame_blocks(framer, itertools.chain([first], blocks), stamper, sink, progress)
         process_frames(source, frames, stamper, sink)
         process_frames(source, framer.finish(), stamper, sink)
 

@@ -18,15 +18,38 @@ FINGERPRINT_BYTES = 4096
 HEAD_BYTES = 8192
 
 
+BLOCK_BYTES = 1 << 20
+
+
 @dataclass(slots=True)
-class Line:
+class Block:
+    """Whole lines read in one go: `data` starts at byte `offset` of the input and ends with a newline."""
+
     offset: int
     data: bytes
-    """Without the line ending."""
-    end: int
-    """Offset just past the line ending: where the next line starts."""
-    too_long: int = 0
-    """When the line exceeded MAX_LINE: its full length (data holds only its head)."""
+
+    @property
+    def end(self) -> int:
+        return self.offset + len(self.data)
+
+    def first_line(self) -> bytes:
+        return self.data[: self.data.find(b"\n")].rstrip(b"\r")
+
+
+@dataclass(slots=True)
+class Oversize:
+    """A line longer than MAX_LINE: where it starts, its first bytes and its full length."""
+
+    offset: int
+    head: bytes
+    length: int
+
+    @property
+    def end(self) -> int:
+        return self.offset + self.length
+
+    def first_line(self) -> bytes:
+        return self.head
 
 
 def fingerprint(first_line: bytes) -> str:
@@ -45,37 +68,36 @@ def read_fingerprint(stream: BinaryIO) -> str | None:
     return fingerprint(head.rstrip(b"\r\n"))
 
 
-def strip_eol(data: bytes) -> bytes:
-    if data.endswith(b"\n"):
-        data = data[:-1]
-        if data.endswith(b"\r"):
-            data = data[:-1]
-    return data
+def read_blocks(
+    stream: BinaryIO, offset: int = 0, *, partial_last: bool = True, size: int = BLOCK_BYTES
+) -> Iterator[Block | Oversize]:
+    """Blocks of whole lines from the stream's current position (`offset` names that position).
 
-
-def read_lines(stream: BinaryIO, offset: int = 0, *, partial_last: bool = True) -> Iterator[Line]:
-    """Lines from the stream's current position (`offset` names that position).
-
-    With `partial_last=False` (following a file being written) a final line without its newline is not
-    returned, so it is read whole once the writer finishes it; the caller resumes at the returned offset.
+    Reading in blocks and cutting lines with `bytes.split` costs a fraction of reading line by line.
+    With `partial_last=False` (following a file being written) a last line without its newline is left
+    for the next call; otherwise it is returned as if it had one. Lines of any length are read: those
+    over MAX_LINE come back as `Oversize` and are skipped to their end.
     """
-    readline = stream.readline
-    while True:
-        data = readline(MAX_LINE)
-        if not data:
-            return
-        if len(data) == MAX_LINE and not data.endswith(b"\n"):
-            head = data
-            length = len(data)
-            while True:
-                more = readline(MAX_LINE)
-                length += len(more)
-                if not more or more.endswith(b"\n"):
-                    break
-            yield Line(offset, strip_eol(head[:65536]), offset + length, too_long=length)
+    carry = b""
+    while chunk := stream.read(size):
+        data = carry + chunk if carry else chunk
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            yield Block(offset, data[:cut])
+            offset += cut
+            carry = data[cut:]
+        else:
+            carry = data
+        if len(carry) > MAX_LINE:
+            head, length = carry[:65536], len(carry)
+            while (chunk := stream.read(size)) and (end := chunk.find(b"\n")) < 0:
+                length += len(chunk)
+            if chunk:
+                length += end + 1
+                carry = chunk[end + 1 :]
+            else:
+                carry = b""
+            yield Oversize(offset, head, length)
             offset += length
-            continue
-        if not partial_last and not data.endswith(b"\n"):
-            return
-        yield Line(offset, strip_eol(data), offset + len(data))
-        offset += len(data)
+    if carry and partial_last:
+        yield Block(offset, carry + b"\n")

@@ -44,6 +44,23 @@ class Framer:
             return []
         return [Frame(offset, line)]
 
+    def feed(self, offset: int, data: bytes) -> list[Frame]:
+        """Frames completed by a block of whole lines (`data` starts at `offset`, ends with a newline).
+
+        The pipeline reads in blocks; this cuts a block into lines (a trailing CR removed) and pushes each.
+        Framers of long multi-line records may override it to find record boundaries in the block itself.
+        """
+        frames: list[Frame] = []
+        push = self.push
+        for line in data.split(b"\n")[:-1]:
+            start = offset
+            offset += len(line) + 1
+            if line[-1:] == b"\r":
+                line = line[:-1]  # noqa: PLW2901 - the line without its CR is the line
+            if completed := push(start, line):
+                frames.extend(completed)
+        return frames
+
     def finish(self) -> list[Frame]:
         """End of input (or a long pause while following): return whatever is still open."""
         return []

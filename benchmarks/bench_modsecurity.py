@@ -21,9 +21,13 @@ import argparse
 import json
 import re
 import tempfile
+import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.calibration import calibrate
 from secops.ingest.pipeline import Ingestor
 from secops.ingest.reader import Block, read_blocks
 from secops.sources.modsecurity import ModSecurityAudit
@@ -51,15 +55,6 @@ def build_log(template: Path, target: Path, transactions: int) -> int:
                 out.write(copy if copy.endswith(b"\n") else copy + b"\n")
                 written += 1
     return written
-
-
-def calibrate() -> float:
-    """CPU seconds of a plain Python loop: the yardstick for how fast this core is right now."""
-    started = time.process_time()
-    total = 0
-    for i in range(2_000_000):
-        total += i
-    return time.process_time() - started
 
 
 def run_source(path: Path) -> tuple[int, int, float, float, float]:

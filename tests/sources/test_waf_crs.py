@@ -5,7 +5,7 @@ followed by a marker request. The audit log is then parsed by `ModSecurityAudit`
 and the rule ids parsed for each stage must satisfy the case's `log_contains` / `no_log_contains`
 (the regex is applied to `id "<id>"` for every parsed id, the form the log writes them in). It runs
 twice, on the native Serial log and on the JSON log. Cases that only exercise Apache's own request
-parser (it answers 400 and ModSecurity never sees the request) are skipped with that reason and counted.
+parser (it answers 400 and ModSecurity never sees the request) are excluded with that reason and counted.
 """
 
 from __future__ import annotations
@@ -267,9 +267,9 @@ def case_verdict(case: Case, results: list[StageResult]) -> tuple[str, str]:
 def test_crs_case(position: int, fmt: str, crs_replays: dict[str, Replay]) -> None:
     case = CASES[position]
     kind, text = case_verdict(case, crs_replays[fmt].results[position])
-    if kind == "excluded":
-        pytest.skip(f"{CASE_IDS[position]}: {text}")
-    assert kind == "pass", f"{CASE_IDS[position]} ({fmt} log): {text}"
+    # "excluded": Apache's own request parser refused it and no audit entry exists, so there is nothing
+    # for egovops to parse; the summary test below counts these and caps how many there may be.
+    assert kind in {"pass", "excluded"}, f"{CASE_IDS[position]} ({fmt} log): {text}"
 
 
 @pytest.mark.component("apache")

@@ -10,7 +10,6 @@ SUDO=""
 APT_PACKAGES=(
   tshark                      # packet captures, via pyshark
   apache2 libapache2-mod-security2 modsecurity-crs   # the real WAF (ModSecurity 2.9 + OWASP CRS 3.3)
-  auditd                      # ausyscall (syscall tables) and the real audit daemon
   openjdk-17-jre-headless     # Elasticsearch runs on the machine's JDK
   maven                       # resolves Elasticsearch's integ-test zip from Maven Central
   sqlite3

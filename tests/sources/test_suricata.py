@@ -563,6 +563,34 @@ def test_times_without_zone_use_the_configured_zone() -> None:
     assert get(doc, "event.timezone") == "+08:00"
 
 
+def test_one_source_keeps_zones_and_addresses_apart_across_records() -> None:
+    """A source remembers minutes between records: the same wall-clock minute written with other offsets
+    still gives each record its own time, a bad second in a known minute is still refused, and addresses
+    seen before (valid or not) are still judged the same way."""
+    source = SuricataEve()
+    cases = [
+        ("2024-03-05T10:23:01.000100+0800", "2024-03-05T02:23:01.000100Z", "+08:00"),
+        ("2024-03-05T10:23:59.999999+0000", "2024-03-05T10:23:59.999999Z", "+00:00"),
+        ("2024-03-05T10:23:30.500000-0530", "2024-03-05T15:53:30.500000Z", "-05:30"),
+        ("2024-03-05T10:23:02.000000+0800", "2024-03-05T02:23:02.000000Z", "+08:00"),
+        ("2024-03-05T10:23:60.000000+0800", None, None),  # no such second, even in a known minute
+    ]
+    addresses = [("2001:0db8:0000:0000:0000:0000:0000:0001", "2001:db8::1"), ("not-an-ip", None)]
+    for _ in range(2):
+        for stamp, utc, zone in cases:
+            for text, canonical in addresses:
+                record = orjson.loads(line(7))
+                record["timestamp"], record["dest_ip"] = stamp, text
+                if utc is None:
+                    with pytest.raises(Rejected, match="invalid EVE timestamp"):
+                        source.parse(Frame(0, orjson.dumps(record)))
+                    continue
+                doc = parse(orjson.dumps(record), source)
+                assert (doc["@timestamp"], get(doc, "event.timezone")) == (utc, zone)
+                assert get(doc, "destination.ip", ABSENT) == (canonical or ABSENT)
+                assert get(doc, "suricata.eve.dest_ip", ABSENT) == (ABSENT if canonical else text)
+
+
 # --- properties ---------------------------------------------------------------------------------------
 
 offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda m: timezone(timedelta(minutes=m)))

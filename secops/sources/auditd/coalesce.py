@@ -10,12 +10,12 @@ Auditbeat's auditd field layout: `auditd.summary.*`, `auditd.data.*`, `auditd.pa
 from __future__ import annotations
 
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from secops.events import Doc, Rejected, format_ts, put
 from secops.sources.auditd.records import Record, how_default
@@ -46,11 +46,18 @@ class Normalization:
     type: tuple[str, ...] = ()
     mappings: tuple[tuple[str, str], ...] = ()
 
+    summary_fields: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(summary attribute, candidate fields) for the parts this entry names fields for."""
+
 
 def _normalization(entry: Mapping[str, Any]) -> Normalization:
     actor = entry.get("actor") or {}
     obj = entry.get("object") or {}
     ecs = entry.get("ecs") or {}
+    summary_fields = tuple((attr, tuple(keys)) for attr, keys in (
+        ("actor_primary", actor.get("primary")), ("actor_secondary", actor.get("secondary")),
+        ("object_primary", obj.get("primary")), ("object_secondary", obj.get("secondary")),
+        ("how", entry.get("how"))) if keys)
     return Normalization(
         action=entry.get("action"),
         actor_primary=tuple(actor.get("primary", ())),
@@ -66,6 +73,7 @@ def _normalization(entry: Mapping[str, Any]) -> Normalization:
         category=tuple(ecs.get("category", ())),
         type=tuple(ecs.get("type", ())),
         mappings=tuple((ecs.get("map") or {}).items()),
+        summary_fields=summary_fields,
     )
 
 
@@ -74,11 +82,12 @@ class Normalizations:
     by_syscall: dict[str, Normalization]
     by_record_type: dict[str, list[Normalization]]
     categories: list[tuple[str, int, int]]
-    category_cache: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> Normalizations:
-        document = yaml.safe_load(path.read_text())
+        import yaml  # only here: importing it costs more than the rest of this package
+
+        document = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         by_syscall: dict[str, Normalization] = {}
         by_record_type: dict[str, list[Normalization]] = {}
         for entry in document["entries"]:
@@ -105,15 +114,16 @@ class Normalizations:
                     return category
         return "unknown"
 
-    def category_of(self, record_type: str) -> str:
-        """`category`, remembered per record type (there are a few hundred at most)."""
-        found = self.category_cache.get(record_type)
-        if found is None:
-            found = self.category_cache[record_type] = self.category(record_type)
-        return found
+
+@cache
+def normalizations() -> Normalizations:
+    """The normalisation data, read on first use so that importing the source (auto-detection) stays cheap."""
+    return Normalizations.load(Path(__file__).with_name("normalizations.yaml"))
 
 
-NORMALIZATIONS = Normalizations.load(Path(__file__).with_name("normalizations.yaml"))
+@lru_cache(maxsize=1024)
+def _category(record_type: str) -> str:
+    return normalizations().category(record_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +136,9 @@ class Accounts:
     def name(self, key: str, value: str) -> str | None:
         table = self.groups if key.endswith("gid") else self.users
         return table.get(value)
+
+
+_NO_ACCOUNTS = Accounts()
 
 
 # --- the coalesced event ------------------------------------------------------------------------------
@@ -143,67 +156,92 @@ _FILE_TYPES = (
     (stat.S_ISBLK, "block-device"), (stat.S_ISFIFO, "named-pipe"), (stat.S_ISLNK, "symlink"),
     (stat.S_ISSOCK, "socket"),
 )
+_EPOCH_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+_OUTCOMES = {"success": "success", "fail": "failure"}
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Where the fields of an event's main record go, for one sequence of field names (a log has few)."""
+
+    ids: tuple[str, ...]
+    """User and group ids (`*uid`, `*gid`), for `user.*`."""
+    selinux: tuple[str, ...]
+    """`subj_*`, for `user.selinux.*`."""
+    own: tuple[str, ...]
+    """`result` and `ses`, which the event keeps apart."""
+    users: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...]
+    """Per id: its name, its place under `user` and that of its name, its enriched-log name (`EUID`)."""
+
+
+@lru_cache(maxsize=512)
+def _layout(keys: tuple[str, ...]) -> _Layout:
+    ids = tuple(key for key in keys if key.endswith(("uid", "gid")) and key not in ("result", "ses"))
+    users = []
+    for key in ids:
+        parts = tuple(_ID_FIELDS.get(key, f"user.{key}.id").split(".")[1:])
+        users.append((key, parts, (*parts[:-1], "name"), key.upper()))
+    return _Layout(ids, tuple(key for key in keys if key.startswith("subj_") and key not in ids),
+                   tuple(key for key in keys if key in ("result", "ses")), tuple(users))
+
+
 class _Event:
-    main: Record
-    data: dict[str, str]
-    result: str = "unknown"
-    session: str | None = None
-    actor_primary: str = ""
-    actor_secondary: str = ""
-    action: str | None = None
-    object_type: str | None = None
-    object_primary: str = ""
-    object_secondary: str = ""
-    how: str = ""
-    ids: dict[str, str] = field(default_factory=dict)
-    names: dict[str, str] = field(default_factory=dict)
-    selinux: dict[str, str] = field(default_factory=dict)
-    paths: list[Record] = field(default_factory=list)
-    args: list[str] = field(default_factory=list)
-    file: Doc | None = None
-    source: Doc | None = None
-    destination: Doc | None = None
-    direction: str | None = None
-    kind: str | None = None
-    category: list[str] = field(default_factory=list)
-    type: list[str] = field(default_factory=list)
-    entities: dict[str, str] = field(default_factory=dict)
-    """ECS entity → the summary value mapped to it (`user` → `1000`)."""
+    """The event being coalesced: the summary parts and the fields sorted by where they end up."""
 
-    def value(self, key: str) -> str | None:
-        """A field of the event: its data first, then its user ids (auparse's `getValue`)."""
-        found = self.data.get(key)
-        return found if found is not None else self.ids.get(key)
+    __slots__ = ("action", "actor_primary", "actor_secondary", "args", "category", "data", "destination",
+                 "direction", "entities", "file", "how", "ids", "kind", "layout", "main", "names",
+                 "object_primary", "object_secondary", "object_type", "paths", "result", "selinux", "session",
+                 "source", "type")
 
-    def first(self, keys: Sequence[str]) -> str | None:
-        for key in keys:
-            found = self.value(key)
-            if found is not None:
-                return found
-        return None
+    def __init__(self, main: Record, layout: _Layout) -> None:
+        self.main = main
+        self.layout = layout
+        self.data: dict[str, str] = {}
+        self.result = "unknown"
+        self.session: str | None = None
+        self.actor_primary = ""
+        self.actor_secondary = ""
+        self.action: str | None = None
+        self.object_type: str | None = None
+        self.object_primary = ""
+        self.object_secondary = ""
+        self.how = ""
+        self.ids: dict[str, str] = {}
+        self.names: Mapping[str, str] = {}
+        self.selinux: dict[str, str] = {}
+        self.paths: list[Record] = []
+        self.args: list[str] = []
+        self.file: Doc | None = None
+        self.source: Doc | None = None
+        self.destination: Doc | None = None
+        self.direction: str | None = None
+        self.kind: str | None = None
+        self.category: list[str] = []
+        self.type: list[str] = []
+        self.entities: dict[str, str] = {}
+        """ECS entity → the summary value mapped to it (`user` → `1000`)."""
 
 
 def _new_event(main: Record, syscall: Record | None) -> _Event:
     source = syscall or main
-    data = dict(source.data)
-    event = _Event(main=main, data={})
-    result = data.pop("result", None)
+    fields = source.data
+    layout = _layout(tuple(fields))
+    event = _Event(main, layout)
+    result = fields.get("result")
     if result is not None:
         event.result = result
-    event.session = data.pop("ses", None)
-    event.actor_primary = data.get("auid", "")
-    event.actor_secondary = data.get("uid", "")
-    for key, value in data.items():
-        if key.endswith(("uid", "gid")):
-            event.ids[key] = value
-        elif key.startswith("subj_"):
-            event.selinux[key[5:]] = value
-        else:
-            event.data[key] = value
-    event.names.update(source.names)
+    event.session = fields.get("ses")
+    event.actor_primary = fields.get("auid", "")
+    event.actor_secondary = fields.get("uid", "")
+    data = event.data = dict(fields)
+    pop = data.pop
+    event.ids = {key: pop(key) for key in layout.ids}
+    if layout.selinux:
+        event.selinux = {key[5:]: pop(key) for key in layout.selinux}
+    for key in layout.own:
+        del data[key]
+    if source.names:
+        event.names = dict(source.names)
     return event
 
 
@@ -238,21 +276,26 @@ def _add_execve(record: Record, event: _Event) -> None:
 
 
 def _compound(records: list[Record]) -> _Event:
-    special = None if records[0].type == "SYSCALL" else records[0]
-    syscall = next((r for r in records if r.type == "SYSCALL"), None)
-    event = _new_event(special or records[0], syscall)
+    syscall = None
     for record in records:
+        if record.type == "SYSCALL":
+            syscall = record
+            break
+    main = records[0]
+    event = _new_event(main, syscall)
+    data = event.data
+    for record in records:
+        typ = record.type
         if record is syscall:
-            event.data.pop("items", None)
-        elif record.type == "PATH":
+            data.pop("items", None)
+        elif typ == "PATH":
             event.paths.append(record)
-        elif record.type == "SOCKADDR":
+        elif typ == "SOCKADDR":
             _add_sockaddr(record, event)
-        elif record.type == "EXECVE":
+        elif typ == "EXECVE":
             _add_execve(record, event)
-        elif syscall is not None or record is not records[0]:
-            for key, value in record.data.items():
-                event.data.setdefault(key, value)
+        elif syscall is not None or record is not main:
+            data.update({key: value for key, value in record.data.items() if key not in data})
     return event
 
 
@@ -304,54 +347,61 @@ def _set_socket_object(event: _Event) -> None:
         event.object_secondary = port
 
 
-def _normalize(event: _Event) -> None:
+def _normalize(event: _Event, norms: Normalizations) -> None:
     """Apply the matching normalisation: action, object, actor, how and ECS categorisation."""
-    how = how_default(event.data)
+    data = event.data
+    how = how_default(data)
     if how is not None:
         event.how = how
     syscall_norm = None
-    syscall = event.data.get("syscall")
+    syscall = data.get("syscall")
     if syscall is not None:
-        syscall_norm = NORMALIZATIONS.by_syscall.get(syscall) or NORMALIZATIONS.by_syscall.get("*")
+        syscall_norm = norms.by_syscall.get(syscall) or norms.by_syscall.get("*")
     norm = None
     if event.main.type == "SYSCALL":
         norm = syscall_norm
     else:
-        for candidate in NORMALIZATIONS.by_record_type.get(event.main.type, ()):
-            if all(f in event.data for f in candidate.has_fields):
+        for candidate in norms.by_record_type.get(event.main.type, ()):
+            if all(f in data for f in candidate.has_fields):
                 norm = candidate
     if norm is None:
         return
     event.kind = norm.kind
-    event.category = list(norm.category)
-    event.type = list(norm.type)
     if syscall_norm is not None and syscall_norm is not norm:
-        event.category += syscall_norm.category
-        event.type += syscall_norm.type
+        event.category = [*norm.category, *syscall_norm.category]
+        event.type = [*norm.type, *syscall_norm.type]
+    else:
+        event.category = list(norm.category)
+        event.type = list(norm.type)
     event.action = norm.action
     event.object_type = norm.object_type
     if norm.object_type in ("file", "filesystem"):
         _set_file_object(event, norm.path_index)
     elif norm.object_type == "socket":
         _set_socket_object(event)
-    for keys, attr in ((norm.actor_primary, "actor_primary"), (norm.actor_secondary, "actor_secondary"),
-                       (norm.object_primary, "object_primary"),
-                       (norm.object_secondary, "object_secondary"), (norm.how, "how")):
-        found = event.first(keys)
-        if found is not None:
-            setattr(event, attr, found)
+    data_get = data.get
+    ids_get = event.ids.get
+    for attr, keys in norm.summary_fields:  # the first field the event has, in its data or else its ids
+        for key in keys:
+            found = data_get(key)
+            if found is None:
+                found = ids_get(key)
+            if found is not None:
+                setattr(event, attr, found)
+                break
     if event.source is None:
         for key in norm.source_ip:
-            ip = event.data.pop(key, None)
+            ip = data.pop(key, None)
             if ip is not None:
                 event.source = {"ip": ip}
                 event.direction = "ingress"
                 break
-    summary = {"actor.primary": event.actor_primary, "actor.secondary": event.actor_secondary,
-               "object.primary": event.object_primary, "object.secondary": event.object_secondary}
-    for entity, source in norm.mappings:
-        value = event.ids.get(source[4:], "") if source.startswith("uid.") else summary.get(source, "")
-        event.entities[entity] = value
+    if norm.mappings:
+        summary = {"actor.primary": event.actor_primary, "actor.secondary": event.actor_secondary,
+                   "object.primary": event.object_primary, "object.secondary": event.object_secondary}
+        for entity, source in norm.mappings:
+            value = event.ids.get(source[4:], "") if source.startswith("uid.") else summary.get(source, "")
+            event.entities[entity] = value
 
 
 def coalesce(records: list[Record], accounts: Accounts | None = None) -> Doc:
@@ -360,49 +410,59 @@ def coalesce(records: list[Record], accounts: Accounts | None = None) -> Doc:
     if not records:
         raise Rejected("audit event has only an EOE record")
     event = _compound(records) if len(records) > 1 else _new_event(records[0], None)
-    _normalize(event)
-    return _document(event, records, accounts or Accounts())
+    _normalize(event, normalizations())
+    return _document(event, records, accounts or _NO_ACCOUNTS)
 
 
 # --- the ECS document ---------------------------------------------------------------------------------
 
 
-def _name_of(event: _Event, key: str, value: str, accounts: Accounts) -> str | None:
-    return event.names.get(key.upper()) or accounts.name(key, value)
+@lru_cache(maxsize=4096)
+def _second(seconds: int) -> str:
+    """`@timestamp` up to the second (`2023-11-14T22:13:20`): a log has many records per second."""
+    return format_ts(_EPOCH_TIME + timedelta(seconds=seconds))[:19]
 
 
 def _document(event: _Event, records: list[Record], accounts: Accounts) -> Doc:
     main = event.main
-    doc: Doc = {"@timestamp": format_ts(main.timestamp)}
-    outcome = {"success": "success", "fail": "failure"}.get(event.result, "unknown")
-    ecs_event: Doc = {"kind": event.kind or "event", "outcome": outcome}
+    ecs_event: Doc = {"kind": event.kind or "event", "outcome": _OUTCOMES.get(event.result, "unknown")}
     if event.category:
         ecs_event["category"] = event.category
         ecs_event["type"] = event.type
     if event.action:
         ecs_event["action"] = event.action
-    doc["event"] = ecs_event
+    doc: Doc = {"@timestamp": f"{_second(main.seconds)}.{main.millis:03d}000Z", "event": ecs_event}
 
     auditd: Doc = {"message_type": main.type.lower(), "sequence": main.sequence, "result": event.result,
-                   "category": NORMALIZATIONS.category_of(main.type)}
+                   "category": _category(main.type)}
     if event.session is not None and event.session != "unset":
         auditd["session"] = event.session
-    actor = {k: v for k, v in (("primary", event.actor_primary), ("secondary", event.actor_secondary)) if v}
-    obj = {k: v for k, v in (("type", event.object_type), ("primary", event.object_primary),
-                             ("secondary", event.object_secondary)) if v}
-    summary: Doc = {"actor": actor} if actor else {}
+    summary: Doc = {}
+    if event.actor_primary:
+        summary["actor"] = {"primary": event.actor_primary}
+        if event.actor_secondary:
+            summary["actor"]["secondary"] = event.actor_secondary
+    elif event.actor_secondary:
+        summary["actor"] = {"secondary": event.actor_secondary}
+    obj: Doc = {"type": event.object_type} if event.object_type else {}
+    if event.object_primary:
+        obj["primary"] = event.object_primary
+    if event.object_secondary:
+        obj["secondary"] = event.object_secondary
     if obj:
         summary["object"] = obj
     if event.how:
         summary["how"] = event.how
     auditd["summary"] = summary
     process = _process(event)
-    data: Doc = {}
-    for key, value in event.data.items():
-        if key.startswith("socket_"):
-            data.setdefault("socket", {})[key[7:]] = value
-        else:
-            data[key] = value
+    data: Doc = event.data
+    if "socket_" in " ".join(data):  # rare: only then is a loop needed to nest `socket.*`
+        data = {}
+        for key, value in event.data.items():
+            if key.startswith("socket_"):
+                data.setdefault("socket", {})[key[7:]] = value
+            else:
+                data[key] = value
     if data:
         auditd["data"] = data
     if event.paths:
@@ -414,15 +474,21 @@ def _document(event: _Event, records: list[Record], accounts: Accounts) -> Doc:
         doc["process"] = process
     if event.file is not None:
         doc["file"] = event.file
-    for key, address in (("source", event.source), ("destination", event.destination)):
-        if address:
-            doc[key] = address
+    if event.source:
+        doc["source"] = event.source
+    if event.destination:
+        doc["destination"] = event.destination
     if event.direction:
         put(doc, "network.direction", event.direction)
-    tags = main.tags or next((r.tags for r in records if r.tags), [])
+    tags = main.tags
+    node = main.node
+    if len(records) > 1:
+        if not tags:
+            tags = next((r.tags for r in records if r.tags), tags)
+        if not node:
+            node = next((r.node for r in records if r.node), None)
     if tags:
         doc["tags"] = tags
-    node = next((r.node for r in records if r.node), None)
     if node:
         put(doc, "host.name", node)
     doc["message"] = _message(event)
@@ -449,34 +515,62 @@ def _process(event: _Event) -> Doc:
     return process
 
 
+def _place(node: Doc, parts: tuple[str, ...], value: str) -> None:
+    """`put` below a known object, with the path already split."""
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[parts[-1]] = value
+
+
 def _users(doc: Doc, event: _Event, accounts: Accounts) -> None:
     """`user.*` and `group.*` as Auditbeat writes them, with names where the log or tables give them."""
-    for key, value in event.ids.items():
+    names = event.names
+    named = bool(names or accounts.users or accounts.groups)
+    ids = event.ids
+    user: Doc = {}
+    for key, parts, name_parts, upper in event.layout.users:
+        value = ids[key]
         if value == "unset":
             continue
-        target = _ID_FIELDS.get(key, f"user.{key}.id")
-        put(doc, target, value)
-        name = _name_of(event, key, value, accounts)
-        if name is not None and name != "unset":
-            put(doc, target[:-3] + ".name", name)
+        if len(parts) == 2:  # the usual `user.<x>.id`; no id path runs through another's leaf
+            node = user.get(parts[0])
+            if node is None:
+                user[parts[0]] = {parts[1]: value}
+            else:
+                node[parts[1]] = value
+        elif len(parts) == 1:
+            user[parts[0]] = value
+        else:
+            _place(user, parts, value)
+        if named:
+            name = names.get(upper) or accounts.name(key, value)
+            if name is not None and name != "unset":
+                _place(user, name_parts, name)
     if event.selinux:
-        put(doc, "user.selinux", event.selinux)
-    gid = event.ids.get("gid")
+        user["selinux"] = event.selinux
+    if user:
+        doc["user"] = user
+    gid = ids.get("gid")
     if gid is not None and gid != "unset":
-        put(doc, "group.id", gid)
-        name = _name_of(event, "gid", gid, accounts)
-        if name:
-            put(doc, "group.name", name)
-    for entity in _ENTITIES:
-        if entity in event.entities:
-            _set_entity(doc, entity, event.entities[entity], accounts)
-    user = doc.get("user")
-    if isinstance(user, dict):
-        effective = user.get("effective")
-        if isinstance(effective, dict) and any(
-            effective.get(k) and effective.get(k) == user.get(k) for k in ("id", "name")
-        ):
-            del user["effective"]
+        name = (names.get("GID") or accounts.name("gid", gid)) if named else None
+        doc["group"] = {"id": gid, "name": name} if name else {"id": gid}
+    if event.entities:
+        for entity in _ENTITIES:
+            if entity in event.entities:
+                _set_entity(doc, entity, event.entities[entity], accounts)
+        found = doc.get("user")
+        if not isinstance(found, dict):
+            return
+        user = found
+    effective = user.get("effective")
+    if isinstance(effective, dict) and (
+        (effective.get("id") and effective.get("id") == user.get("id"))
+        or (effective.get("name") and effective.get("name") == user.get("name"))
+    ):
+        del user["effective"]
 
 
 def _set_entity(doc: Doc, entity: str, value: str, accounts: Accounts) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from functools import lru_cache
 
 from secops.events import Doc, Frame, Rejected, decode
 from secops.sources.auditd.coalesce import Accounts, coalesce
@@ -23,11 +23,29 @@ _FIRST_EVENT = CONSTANTS["FIRST_EVENT"]  # ... until the kernel's event records 
 _FIRST_USER_MSG2 = CONSTANTS["FIRST_USER_MSG2"]  # and again from here
 
 
-@dataclass(slots=True)
+_ORDINARY, _SINGLE, _END, _EOE_CLASS = range(4)
+
+
+@lru_cache(maxsize=1024)
+def _framing_class(name: bytes) -> int:
+    """How a record type frames: alone, ending its event (EOE, PROCTITLE), or neither."""
+    number = record_type_number(name.decode("ascii", "replace"))
+    if number is None:
+        return _ORDINARY
+    if _FIRST_USER_MSG <= number < _FIRST_EVENT or number >= _FIRST_USER_MSG2:
+        return _SINGLE
+    if number == _EOE:
+        return _EOE_CLASS
+    return _END if number == _PROCTITLE else _ORDINARY
+
+
 class _Open:
-    offset: int
-    seconds: int
-    lines: list[bytes] = field(default_factory=list)
+    __slots__ = ("lines", "offset", "seconds")
+
+    def __init__(self, offset: int, seconds: int, line: bytes) -> None:
+        self.offset = offset
+        self.seconds = seconds
+        self.lines = [line]
 
 
 class AuditFramer(Framer):
@@ -49,46 +67,61 @@ class AuditFramer(Framer):
         self._newest = 0
 
     def push(self, offset: int, line: bytes) -> list[Frame]:
+        done: list[Frame] = []
+        self._take(offset, line, done)
+        return done
+
+    def feed(self, offset: int, data: bytes) -> list[Frame]:
+        done: list[Frame] = []
+        take = self._take
+        for line in data.split(b"\n")[:-1]:
+            take(offset, line, done)
+            offset += len(line) + 1
+        return done
+
+    def _take(self, offset: int, line: bytes, done: list[Frame]) -> None:
+        """Push one line, appending the frames it completes to `done`."""
         line = line.rstrip(b"\r")
         if not line.strip():
-            return []
+            return
         header = _HEADER.match(line) or _HEADER.search(line, 0, 200)
         if header is None:
-            return [Frame(offset, line)]
-        number = record_type_number(header.group(2).decode("ascii", "replace"))
-        seconds = int(header.group(4))
+            done.append(Frame(offset, line))
+            return
+        node, typ, stamp, second = header.groups()
+        kind = _framing_class(typ)
+        seconds = int(second)
         self._newest = max(self._newest, seconds)
-        done = self._expire()
-        key = header.group(3) if header.group(1) is None else header.group(1) + b" " + header.group(3)
-        current = self._open.get(key)
+        events = self._open
+        if events and next(iter(events.values())).seconds < self._newest - self.max_age:
+            self._expire(done)
+        key = stamp if node is None else node + b" " + stamp
+        current = events.get(key)
         if current is None:
-            if number is not None and (_FIRST_USER_MSG <= number < _FIRST_EVENT
-                                       or number >= _FIRST_USER_MSG2):
+            if kind == _SINGLE:
                 done.append(Frame(offset, line))
-                return done
-            if number == _EOE and key in self._closed:
-                return done
-            current = self._open[key] = _Open(offset, seconds)
-        current.lines.append(line)
-        if number in (_EOE, _PROCTITLE):
-            del self._open[key]
+                return
+            if kind == _EOE_CLASS and key in self._closed:
+                return
+            current = events[key] = _Open(offset, seconds, line)
+        else:
+            current.lines.append(line)
+        if kind >= _END:
+            del events[key]
             done.append(_frame(current))
             self._closed[key] = None
             if len(self._closed) > 4 * self.window:
                 del self._closed[next(iter(self._closed))]
-        elif len(self._open) > self.window:
-            done.append(_frame(self._open.pop(next(iter(self._open)))))
-        return done
+        elif len(events) > self.window:
+            done.append(_frame(events.pop(next(iter(events)))))
 
-    def _expire(self) -> list[Frame]:
-        done = []
+    def _expire(self, done: list[Frame]) -> None:
         limit = self._newest - self.max_age
         while self._open:
             key = next(iter(self._open))
             if self._open[key].seconds >= limit:
                 break
             done.append(_frame(self._open.pop(key)))
-        return done
 
     def finish(self) -> list[Frame]:
         done = [_frame(event) for event in self._open.values()]

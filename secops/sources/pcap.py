@@ -1,10 +1,13 @@
 """Packet captures (pcap, pcapng) through pyshark over tshark: flows, DNS, HTTP requests, TLS client hellos.
 
-pyshark runs tshark in EK mode restricted to the fields below (`-e`), so tshark dissects what it must and
-prints one small JSON line per packet. pyshark's per-packet objects and its one-event-loop-turn-per-packet
-reader cost far more than tshark itself (about 3,900 packets/s with nothing else done), so the capture
-hands pyshark a parser that returns every complete EK line of each read as one batch: pyshark still
-starts, reads and cleans up tshark, and the event loop turns once per 64 KiB instead of once per packet.
+pyshark runs tshark in EK mode restricted to the fields below (`-e`), so tshark prints one small JSON line
+per packet. pyshark's per-packet objects and its one-event-loop-run-per-packet reader cost far more than
+tshark itself, so the capture hands pyshark a parser that returns about 128 KiB of EK lines per run, and
+starts tshark without the per-packet flush pyshark asks for (see `_EkCapture._get_tshark_process`):
+pyshark still starts, reads, watches and cleans up tshark. What is left is tshark's own work (about two
+thirds of the CPU time), orjson, and the per-packet flow update, which reads a handful of fields and
+builds no object unless the packet opens a flow or carries DNS, HTTP or TLS. `benchmarks/bench_pcap.py`
+measures it next to plain `tshark -T fields`.
 
 Positions are frame numbers. A flow is yielded at its first frame together with the application events
 of that frame (so ids never collide); an HTTP request waits for its response (status code) and a client
@@ -13,9 +16,12 @@ hello for the server hello (negotiated version) before it is yielded, at the lat
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import dns.opcode
@@ -54,6 +60,17 @@ FIELDS = (
 )
 """What tshark prints per packet; EK names them with `_` for `.` (`dns.qry.name` -> `dns_qry_name`)."""
 
+PREFERENCES = {
+    **{f"{name}.summary_in_tree": "FALSE" for name in ("ip", "ipv6", "tcp", "udp", "vlan")},
+    **{f"{name}.calculate_timestamps": "FALSE" for name in ("tcp", "udp")},
+    **{f"{name}.use_geoip": "FALSE" for name in ("ip", "ipv6")},
+    "frame.generate_bits_field": "FALSE",
+}
+"""tshark preferences that only shape tree labels or add fields nobody reads: about 5% of tshark's work
+per packet (instructions counted with callgrind); the EK output of the fields is byte-identical.
+Not touched: anything that changes what is dissected (TCP sequence analysis decides which retransmitted
+segments reach HTTP, reassembly which headers are seen)."""
+
 _MAGIC = {
     b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4",  # pcap, microseconds, both byte orders
     b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d",  # pcap, nanoseconds
@@ -65,34 +82,46 @@ _DNS_DATA = {
     1: "dns_a", 28: "dns_aaaa", 5: "dns_cname", 12: "dns_ptr_domain_name", 2: "dns_ns",
     15: "dns_mx_mail_exchange", 6: "dns_soa_mname", 33: "dns_srv_target",
 }
+_APP_LAYERS = frozenset(("dns_id", "http_request_method", "http_response_code", "tls_handshake_type"))
+"""A frame without any of these EK fields gives no application event."""
 _DNS_SECTIONS = ("queries", "answers", "auth_rr", "add_rr")
 _DNS_TXT = 16
 _DNS_OPT = 41
 _DNS_FLAGS = (("AA", 0x0400), ("TC", 0x0200), ("RD", 0x0100), ("RA", 0x0080), ("AD", 0x0020), ("CD", 0x0010))
 
+_BATCH = 1 << 17
+"""Bytes of EK output handed over per event-loop run (about 300 packets)."""
+_STDOUT_BLOCK = "1M"
+"""tshark's stdout buffer (`stdbuf -o`): larger than the pipe, so each wake-up of Python finds it full."""
+
 Layers = dict[str, list[str]]
 
 
 class _EkBatchParser(TsharkEkJsonParser):  # type: ignore[misc]
-    """Returns every complete EK line in pyshark's buffer at once (the `index` lines dropped)."""
+    """Returns the complete EK lines of about `_BATCH` bytes of tshark output at once (`index` lines
+    dropped): pyshark runs the event loop once per call, and each run costs as much as decoding a few
+    packets."""
 
     async def get_packets_from_stream(
         self, stream: Any, existing_data: bytes, got_first_packet: bool = True
     ) -> tuple[list[Layers] | None, bytes]:
-        end = existing_data.rfind(b"\n")
-        if end >= 0:
-            batch = [
-                orjson.loads(line)["layers"]
-                for line in existing_data[:end].split(b"\n")
-                if line.startswith(b'{"timestamp"')
-            ]
-            existing_data = existing_data[end + 1 :]
-            if batch:
-                return batch, existing_data
-        new_data = await stream.read(self.DEFAULT_BATCH_SIZE)
-        if not new_data:
-            raise EOFError()
-        return None, existing_data + new_data
+        chunks, size, ended = [existing_data], len(existing_data), False
+        while not ended:  # read at least once: existing_data is only the unfinished last line
+            chunk = await stream.read(_BATCH)
+            ended = not chunk
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= _BATCH:
+                break
+        data = b"".join(chunks)
+        end = data.rfind(b"\n")
+        if end < 0:
+            if ended:  # a partial last line is not a packet
+                raise EOFError()
+            return None, data
+        lines = data[:end].split(b"\n")
+        batch = [orjson.loads(line)["layers"] for line in lines if line.startswith(b'{"timestamp"')]
+        return batch or None, data[end + 1 :]
 
 
 class _EkCapture(pyshark.FileCapture):  # type: ignore[misc]
@@ -100,10 +129,32 @@ class _EkCapture(pyshark.FileCapture):  # type: ignore[misc]
 
     def __init__(self, path: Path) -> None:
         params = [arg for name in FIELDS for arg in ("-e", name)]
-        super().__init__(str(path), keep_packets=False, use_ek=True, custom_parameters=params)
+        super().__init__(
+            str(path), keep_packets=False, use_ek=True, custom_parameters=params, override_prefs=PREFERENCES
+        )
 
     def _setup_tshark_output_parser(self) -> _EkBatchParser:
         return _EkBatchParser()
+
+    async def _get_tshark_process(self, packet_count: int | None = None, stdin: Any = None) -> Any:
+        """pyshark's own start of tshark, without its `-l` and with stdout written in large blocks.
+
+        `-l` (meant for live captures) flushes stdout after every packet: with tshark and Python on one
+        core that is a pipe write, a switch to Python and an event-loop turn per packet (+1.3 s of Python
+        and +0.5 s of tshark per 21,000 packets here). Without it stdio still writes 4 KiB blocks, which
+        wake Python every ~9 packets (+0.3 s of Python per 21,000); `stdbuf` (coreutils) sets a larger
+        block, so Python is woken once per pipe-full. Without `stdbuf` tshark runs as it is.
+        """
+        self._verify_capture_parameters()
+        parameters = [self._get_tshark_path(), "-n", "-T", "ek", *self.get_parameters(packet_count)]
+        stdbuf = shutil.which("stdbuf")
+        command = [stdbuf, "-o", _STDOUT_BLOCK, *parameters] if stdbuf else parameters
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, stdin=stdin
+        )
+        self._create_stderr_handling_task(process.stderr)
+        self._created_new_process(command, process)
+        return process
 
 
 def read_layers(path: Path) -> Iterator[Layers]:
@@ -135,61 +186,59 @@ def _mac(value: str | None) -> str | None:
     return value.upper().replace(":", "-") if value else None
 
 
-class _NotIP(Exception):  # noqa: N818 - a frame without an IP layer is skipped, not an error
-    pass
+class _Shape(NamedTuple):
+    """Where the flow keys of a frame are, which depends only on its protocol stack (`frame.protocols`)."""
+
+    family: str
+    src: str  # EK names of the addresses of the IP layer the flow is keyed on
+    dst: str
+    nth: int  # which occurrence of that layer's fields (tunnels: the innermost IP layer counts)
+    iana: int  # 0: no transport layer, the number is in `number`
+    number: str
+    first: str  # source and destination port, or ICMP type and code, of the transport layer
+    second: str
+    tnth: int
+    icmp: bool
+    tcp: bool
+
+
+@lru_cache(maxsize=4096)
+def _shape(protocols: str) -> _Shape | None:
+    """The shape of a protocol stack, None without IP. Captures repeat a few stacks, hence the cache."""
+    seen: dict[str, int] = {}
+    ip: tuple[str, int] | None = None
+    transport: tuple[str, int] | None = None
+    for name in protocols.split(":"):
+        occurrence = seen.get(name, 0)
+        seen[name] = occurrence + 1
+        if name in ("ip", "ipv6"):
+            ip, transport = (name, occurrence), None
+        elif ip is not None and name in TRANSPORT_NUMBERS:
+            transport = (name, occurrence)
+            if name.startswith("icmp"):  # an ICMP error quotes the packet it is about: stop here
+                break
+    if ip is None:
+        return None
+    layer, nth = ip
+    family, number = ("ipv4", "ip_proto") if layer == "ip" else ("ipv6", "ipv6_nxt")
+    if transport is None:
+        return _Shape(family, f"{layer}_src", f"{layer}_dst", nth, 0, number, "", "", 0, False, False)
+    proto, tnth = transport
+    icmp = proto.startswith("icmp")
+    first, second = (f"{proto}_type", f"{proto}_code") if icmp else (f"{proto}_srcport", f"{proto}_dstport")
+    return _Shape(
+        family, f"{layer}_src", f"{layer}_dst", nth, TRANSPORT_NUMBERS[proto], number, first, second, tnth,
+        icmp, proto == "tcp",
+    )
 
 
 class _Packet:
-    """The network facts of one frame: which IP layer and transport it is keyed on."""
+    """The endpoints and time of a frame that carries application events."""
 
-    __slots__ = (
-        "family", "frame", "iana", "icmp", "moment", "receiver", "sender", "size", "syn_ack", "vlans",
-    )
+    __slots__ = ("frame", "moment", "receiver", "sender")
 
-    def __init__(self, layers: Layers) -> None:
-        self.frame = int(layers["frame_number"][0])
-        self.moment = float(layers["frame_time_epoch"][0])
-        self.size = int(layers["frame_len"][0])
-        self.family = ""
-        self.iana = 0
-        self.icmp: tuple[int, int] | None = None
-        self.syn_ack = False
-        self.vlans = tuple(int(v) for v in layers.get("vlan_id", ()))
-        seen: dict[str, int] = {}
-        ip: tuple[str, int] | None = None
-        transport: tuple[str, int] | None = None
-        for name in layers["frame_protocols"][0].split(":"):
-            occurrence = seen.get(name, 0)
-            seen[name] = occurrence + 1
-            if name in ("ip", "ipv6"):
-                ip, transport = (name, occurrence), None  # tunnels: the innermost IP layer counts
-            elif ip is not None and name in TRANSPORT_NUMBERS:
-                transport = (name, occurrence)
-                if name.startswith("icmp"):  # an ICMP error quotes the packet it is about: stop here
-                    break
-        if ip is None:
-            raise _NotIP
-        layer, nth = ip
-        self.family = "ipv4" if layer == "ip" else "ipv6"
-        src = layers[f"{layer}_src"][nth]
-        dst = layers[f"{layer}_dst"][nth]
-        sport = dport = None
-        if transport is None:
-            self.iana = _int(_at(layers.get("ip_proto" if layer == "ip" else "ipv6_nxt"), nth))
-        else:
-            proto, nth = transport
-            self.iana = TRANSPORT_NUMBERS[proto]
-            if proto.startswith("icmp"):
-                kind, code = layers.get(f"{proto}_type"), layers.get(f"{proto}_code")
-                self.icmp = (_int(_at(kind, nth)), _int(_at(code, nth)))
-            else:
-                sport = _int(_at(layers.get(f"{proto}_srcport"), nth))
-                dport = _int(_at(layers.get(f"{proto}_dstport"), nth))
-                if proto == "tcp":
-                    self.syn_ack = _int(_at(layers.get("tcp_flags"), nth)) & 0x12 == 0x12
-        eth_src, eth_dst = layers.get("eth_src"), layers.get("eth_dst")
-        self.sender = Endpoint(src, sport, _mac(eth_src[0]) if eth_src else None)
-        self.receiver = Endpoint(dst, dport, _mac(eth_dst[0]) if eth_dst else None)
+    def __init__(self, frame: int, moment: float, sender: Endpoint, receiver: Endpoint) -> None:
+        self.frame, self.moment, self.sender, self.receiver = frame, moment, sender, receiver
 
 
 def _app_doc(
@@ -250,7 +299,7 @@ def _dns_docs(layers: Layers, packet: _Packet, flow: Flow, hasher: CommunityID) 
         body: dict[str, Any] = {
             "id": str(_int(ident)),
             "type": "answer" if response else "query",
-            "op_code": dns.opcode.to_text(dns.opcode.Opcode.make((flags >> 11) & 0xF)),
+            "op_code": _opcode((flags >> 11) & 0xF),
             "header_flags": (["QR"] if response else []) + [n for n, bit in _DNS_FLAGS if flags & bit],
         }
         summary = f"DNS {body['type']} {body['id']}"
@@ -259,7 +308,7 @@ def _dns_docs(layers: Layers, packet: _Packet, flow: Flow, hasher: CommunityID) 
             body["question"] = {"name": name, "type": qtype}
             summary += f" {qtype} {name}"
         if response:
-            body["response_code"] = dns.rcode.to_text(dns.rcode.Rcode.make(flags & 0xF))
+            body["response_code"] = _rcode(flags & 0xF)
             summary += f" {body['response_code']}"
             if answers:
                 body["answers"] = answers
@@ -273,8 +322,19 @@ def _dns_docs(layers: Layers, packet: _Packet, flow: Flow, hasher: CommunityID) 
     return docs
 
 
+@lru_cache(maxsize=1024)
 def _rrtype(value: int) -> str:
     return dns.rdatatype.to_text(dns.rdatatype.RdataType.make(value))
+
+
+@lru_cache(maxsize=16)
+def _opcode(value: int) -> str:
+    return dns.opcode.to_text(dns.opcode.Opcode.make(value))
+
+
+@lru_cache(maxsize=16)
+def _rcode(value: int) -> str:
+    return dns.rcode.to_text(dns.rcode.Rcode.make(value))
 
 
 def _dns_record(cursor: _Cursor) -> list[dict[str, Any]]:
@@ -392,17 +452,52 @@ class _Session:
         self.requests: dict[int, list[Doc]] = {}
         self.hellos: dict[int, tuple[int, Doc]] = {}
 
-    def feed(self, layers: Layers) -> Iterator[Parsed]:
-        try:
-            packet = _Packet(layers)
-        except _NotIP:
-            return  # not IP: no flow, nothing to report
-        flow, _ = self.flows.track(
-            packet.frame, packet.moment, packet.size, packet.family, packet.iana,
-            (packet.sender.ip, packet.sender.port, packet.sender.mac),
-            (packet.receiver.ip, packet.receiver.port, packet.receiver.mac),
-            packet.vlans, packet.icmp, packet.syn_ack,
-        )
+    def feed(self, layers: Layers) -> Iterator[Parsed] | None:
+        """Account one frame to its flow; its events, if it carries any, come from the returned iterator.
+
+        This runs for every packet: it reads the few fields a flow needs, and builds objects only for a
+        new flow or a frame with application events (most frames are neither).
+        """
+        frame = int(layers["frame_number"][0])
+        moment = float(layers["frame_time_epoch"][0])
+        size = int(layers["frame_len"][0])
+        tags = layers.get("vlan_id")
+        vlans = tuple(map(int, tags)) if tags else ()
+        shape = _shape(layers["frame_protocols"][0])
+        if shape is None:
+            return None  # not IP: no flow, nothing to report
+        family, src_key, dst_key, nth, iana, number, first_key, second_key, tnth, is_icmp, is_tcp = shape
+        src, dst = layers[src_key][nth], layers[dst_key][nth]
+        sport = dport = None
+        icmp = None
+        if not iana:
+            iana = _int(_at(layers.get(number), nth))
+        else:
+            values = layers.get(first_key)
+            first = _int(values[tnth]) if values is not None and tnth < len(values) else 0
+            values = layers.get(second_key)
+            second = _int(values[tnth]) if values is not None and tnth < len(values) else 0
+            if is_icmp:
+                icmp = (first, second)
+            else:
+                sport, dport = first, second
+        flow = self.flows.track(moment, size, iana, src, sport, dst, dport, vlans, icmp)
+        app = not layers.keys().isdisjoint(_APP_LAYERS)
+        if flow is not None and not app:
+            return None  # the common case: one more packet of a known flow
+        eth_src, eth_dst = layers.get("eth_src"), layers.get("eth_dst")
+        sender = Endpoint(src, sport, _mac(eth_src[0]) if eth_src else None)
+        receiver = Endpoint(dst, dport, _mac(eth_dst[0]) if eth_dst else None)
+        if flow is None:
+            syn_ack = is_tcp and _int(_at(layers.get("tcp_flags"), tnth)) & 0x12 == 0x12
+            self.flows.open(frame, moment, family, iana, sender, receiver, vlans, icmp, syn_ack)
+            flow = self.flows.track(moment, size, iana, src, sport, dst, dport, vlans, icmp)
+            if flow is None or not app:
+                return None
+        return self._app_events(layers, _Packet(frame, moment, sender, receiver), flow)
+
+    def _app_events(self, layers: Layers, packet: _Packet, flow: Flow) -> Iterator[Parsed]:
+        """The DNS, HTTP and TLS events of a frame that carries any."""
         docs: list[Doc] = []
         pending = 0
         if "dns_id" in layers:
@@ -509,7 +604,9 @@ class PcapSource(FileSource):
             for layers in read_layers(path):
                 last = _int(_at(layers.get("frame_number"), 0), last + 1)
                 try:
-                    yield from session.feed(layers)
+                    events = session.feed(layers)
+                    if events is not None:
+                        yield from events
                 except Exception as exc:  # a frame tshark printed oddly costs that frame, not the capture
                     yield last, Rejected(f"frame {last}: cannot decode: {type(exc).__name__}: {exc}"), b""
         except Exception as exc:  # tshark stops on a truncated or corrupt capture: keep what was read

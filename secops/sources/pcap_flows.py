@@ -10,14 +10,18 @@ Flows end when the capture does: timeouts and port reuse are not modelled.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from communityid import CommunityID, FlowTuple, icmp6
 from communityid import icmp as icmp4
 
-from secops.events import Doc, format_ts, from_epoch, put, stamp_time
+from secops.events import Doc, format_ts, from_epoch, stamp_time
 
 TRANSPORT_NUMBERS = {"tcp": 6, "udp": 17, "sctp": 132, "icmp": 1, "icmpv6": 58}
 """tshark protocol names of the layers a flow is keyed on, with their IANA numbers."""
+
+FlowKey = tuple[tuple[int, ...], int, tuple[str, int | None], tuple[str, int | None]]
+"""VLAN tags, IANA number and the two (address, port) ends in Community ID order."""
 
 _PORTED = {6, 17, 132}
 _ECS_TRANSPORT = {6: "tcp", 17: "udp", 132: "sctp", 1: "icmp", 58: "ipv6-icmp"}
@@ -70,50 +74,56 @@ class FlowTable:
     """Packets in, flows out; holds every flow until the capture ends.
 
     `seed` is the Community ID seed (0 unless every sensor of a site agrees on another, as Suricata's
-    `community-id-seed` allows).
+    `community-id-seed` allows). `track` is the per-packet path, so it takes plain values and builds
+    nothing but the key; `open` runs once per flow.
     """
 
     def __init__(self, seed: int = 0) -> None:
-        self._flows: dict[tuple[object, ...], Flow] = {}
+        self._flows: dict[FlowKey, Flow] = {}
         self.hasher = CommunityID(seed)
 
-    def track(
-        self,
-        frame: int,
-        moment: float,
-        size: int,
-        family: str,
-        iana: int,
-        src: tuple[str, int | None, str | None],
-        dst: tuple[str, int | None, str | None],
-        vlans: tuple[int, ...] = (),
-        icmp: tuple[int, int] | None = None,
-        syn_ack: bool = False,
-    ) -> tuple[Flow, bool]:
-        """Account one packet; return its flow and whether it was sent by the initiator."""
-        sport, dport = src[1], dst[1]
+    @staticmethod
+    def _key(
+        iana: int, src: str, sport: int | None, dst: str, dport: int | None, vlans: tuple[int, ...],
+        icmp: tuple[int, int] | None,
+    ) -> FlowKey:
         if icmp is not None:
-            table = icmp4 if iana == 1 else icmp6
-            sport, dport, _ = table.get_port_equivalents(*icmp)
-        a, b = (src[0], sport), (dst[0], dport)
-        key = (vlans, iana, a, b) if a <= b else (vlans, iana, b, a)
-        flow = self._flows.get(key)
+            sport, dport, _ = (icmp4 if iana == 1 else icmp6).get_port_equivalents(*icmp)
+        a, b = (src, sport), (dst, dport)
+        return (vlans, iana, a, b) if a <= b else (vlans, iana, b, a)
+
+    def track(
+        self, moment: float, size: int, iana: int, src: str, sport: int | None, dst: str, dport: int | None,
+        vlans: tuple[int, ...] = (), icmp: tuple[int, int] | None = None,
+    ) -> Flow | None:
+        """Account one packet to its flow and return the flow; None (nothing counted) if it is new."""
+        flow = self._flows.get(self._key(iana, src, sport, dst, dport, vlans, icmp))
         if flow is None:
-            first, second = (dst, src) if syn_ack else (src, dst)
-            flow = Flow(
-                family, iana, vlans,
-                Endpoint(first[0], first[1], first[2]), Endpoint(second[0], second[1], second[2]),
-                frame, moment, moment, icmp,
-            )
-            self._flows[key] = flow
-        from_source = flow.source.ip == src[0] and flow.source.port == src[1]
-        if flow.source.ip == flow.destination.ip and flow.source.port == flow.destination.port:
-            from_source = True
-        side = flow.source if from_source else flow.destination
-        side.packets += 1
-        side.bytes += size
+            return None
+        source = flow.source
+        if (source.ip == src and source.port == sport) or (
+            source.ip == flow.destination.ip and source.port == flow.destination.port
+        ):
+            source.packets += 1
+            source.bytes += size
+        else:
+            flow.destination.packets += 1
+            flow.destination.bytes += size
         flow.end = max(flow.end, moment)
-        return flow, from_source
+        return flow
+
+    def open(
+        self, frame: int, moment: float, family: str, iana: int, sender: Endpoint, receiver: Endpoint,
+        vlans: tuple[int, ...] = (), icmp: tuple[int, int] | None = None, syn_ack: bool = False,
+    ) -> None:
+        """Start the flow of a packet `track` did not know; its initiator sent it, unless it is a SYN-ACK."""
+        key = self._key(iana, sender.ip, sender.port, receiver.ip, receiver.port, vlans, icmp)
+        first, second = (receiver, sender) if syn_ack else (sender, receiver)
+        self._flows[key] = Flow(
+            family, iana, vlans,
+            Endpoint(first.ip, first.port, first.mac), Endpoint(second.ip, second.port, second.mac),
+            frame, moment, moment, icmp,
+        )
 
     def drain(self) -> list[Flow]:
         """Every flow, in order of first frame; the table is empty afterwards."""
@@ -123,13 +133,14 @@ class FlowTable:
 
 
 def endpoint_fields(doc: Doc, flow: Flow, sender: Endpoint, receiver: Endpoint, hasher: CommunityID) -> None:
-    """ECS `source`/`destination`/`network` fields of one packet or flow."""
+    """ECS `source`/`destination`/`network` fields of one packet or flow (`doc` has no `source` yet)."""
     for name, end in (("source", sender), ("destination", receiver)):
-        put(doc, f"{name}.ip", end.ip)
+        fields: dict[str, Any] = {"ip": end.ip}
         if end.port is not None:
-            put(doc, f"{name}.port", end.port)
+            fields["port"] = end.port
         if end.mac is not None:
-            put(doc, f"{name}.mac", end.mac)
+            fields["mac"] = end.mac
+        doc[name] = fields
     network = doc.setdefault("network", {})
     network["type"] = flow.family
     network["transport"] = _ECS_TRANSPORT.get(flow.iana, str(flow.iana))
@@ -157,8 +168,8 @@ def flow_doc(flow: Flow, hasher: CommunityID) -> Doc:
     }
     endpoint_fields(doc, flow, src, dst, hasher)
     for name, end in (("source", src), ("destination", dst)):
-        put(doc, f"{name}.packets", end.packets)
-        put(doc, f"{name}.bytes", end.bytes)
+        doc[name]["packets"] = end.packets
+        doc[name]["bytes"] = end.bytes
     network = doc["network"]
     network["packets"] = src.packets + dst.packets
     network["bytes"] = src.bytes + dst.bytes

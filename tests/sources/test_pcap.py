@@ -28,7 +28,10 @@ absence of Suricata output and are not protocol facts either.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
+import shutil
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,8 +42,9 @@ import pytest
 import yaml
 
 from secops.events import Doc, Rejected, flatten, parse_iso
+from secops.sources import pcap as pcap_module
 from secops.sources import source_class
-from secops.sources.pcap import PcapSource, tls_version
+from secops.sources.pcap import PcapSource, read_layers, tls_version
 from tests.components import CORPORA, corpus, require_binary
 
 INSTALL = (
@@ -369,3 +373,52 @@ def test_garbage_behind_a_pcap_magic_is_rejected(tshark: str, tmp_path: Path) ->
     bad.write_bytes(b"\xd4\xc3\xb2\xa1" + bytes(range(256)) * 4)
     docs, rejected, _ = _read(bad)
     assert docs == [] and len(rejected) == 1 and rejected[0][1].startswith("tshark")
+
+
+def _repeat_capture(source: Path, target: Path, copies: int) -> int:
+    """A classic little-endian pcap whose records are those of `source` `copies` times; returns the count."""
+    data = source.read_bytes()
+    assert data[:4] == b"\xd4\xc3\xb2\xa1"
+    records, offset = 0, 24
+    while offset + 16 <= len(data):
+        offset += 16 + struct.unpack("<I", data[offset + 8 : offset + 12])[0]
+        records += 1
+    target.write_bytes(data[:24] + data[24:offset] * copies)
+    return records * copies
+
+
+@pytest.mark.component("tshark")
+def test_a_capture_of_many_batches_gives_every_frame_once_and_counts_it_once(
+    tshark: str, tmp_path: Path
+) -> None:
+    """The EK reader hands over ~128 KiB per batch, cutting lines anywhere: no frame lost or doubled."""
+    big = tmp_path / "big.pcap"
+    frames = _repeat_capture(corpus("suricata-verify", "tests", "ethernet-eve", "test.pcap"), big, 12)
+    layers = list(read_layers(big))
+    assert [int(packet["frame_number"][0]) for packet in layers] == list(range(1, frames + 1))
+    assert sum(len(json.dumps(packet)) for packet in layers) > 4 * pcap_module._BATCH  # several batches
+    ip_frames = sum(
+        1 for packet in layers if {"ip", "ipv6"} & set(packet["frame_protocols"][0].split(":"))
+    )
+    docs, rejected, _ = _read(big)
+    assert not rejected
+    flows = [d for d in docs if d["event"]["action"] == "network_flow"]
+    assert sum(f["network"]["packets"] for f in flows) == ip_frames
+    assert all(f["source"]["packets"] + f["destination"]["packets"] == f["network"]["packets"] for f in flows)
+
+
+@pytest.mark.component("tshark")
+@pytest.mark.parametrize("variant", ["tiny batches", "no stdbuf"])
+def test_how_tshark_output_is_read_does_not_change_the_events(
+    tshark: str, variant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batch size (lines cut across reads) and tshark's stdout buffering are speed, never content."""
+    pcap = corpus("suricata-verify", "tests", "ethernet-eve", "test.pcap")
+    expected = _read(pcap)
+    if variant == "tiny batches":
+        monkeypatch.setattr(pcap_module, "_BATCH", 97)
+    else:
+        found = shutil.which
+        monkeypatch.setattr(shutil, "which", lambda name: None if name == "stdbuf" else found(name))
+    assert _read(pcap) == expected
+    assert expected[0]

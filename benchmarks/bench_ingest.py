@@ -71,7 +71,7 @@ def main() -> None:
         print(f"  egovops ingest (1 core, end to end): {rate:,.0f} events/s "
               f"({figures['seconds']:.1f} s wall, {figures['cpu_seconds']:.1f} s CPU, "
               f"peak {figures['peak_rss_mb']:.0f} MB); {cpu_rate:,.0f} events per CPU-second")
-        print(f"  calibration loop: {calibrate():.2f} s (about 0.39 s on an idle core here)")
+        print(f"  calibration loop: {calibrate():.2f} s (see benchmarks/calibration.py)")
         print(f"  Wazuh analysisd, published, single thread: {WAZUH_EPS} events/s")
         if args.gigabyte:
             big = work / "eve-1g.json"

@@ -1,7 +1,8 @@
 """How fast is this core right now? A fixed pure-Python loop, timed, printed beside every figure.
 
-The machines are shared and their speed varies with load; two figures are comparable when their
-calibration times are. On an idle core here the loop takes about 0.39 s with Debian's CPython.
+The machines are shared virtual machines whose speed varies from minute to minute (the loop took from
+0.14 s to 0.5 s on an otherwise idle machine here with Debian's CPython); two figures are comparable
+when their calibration times are.
 """
 
 from __future__ import annotations

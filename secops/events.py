@@ -68,7 +68,11 @@ def _parts(path: str) -> tuple[str, ...]:
 
 def put(doc: Doc, path: str, value: Any) -> None:
     """Set a dotted ECS field (`source.ip`) in a nested document, creating objects on the way."""
-    parts = _parts(path)
+    put_parts(doc, _parts(path), value)
+
+
+def put_parts(doc: Doc, parts: tuple[str, ...], value: Any) -> None:
+    """`put` with the path already split (for callers that place the same fields many times)."""
     node = doc
     for part in parts[:-1]:
         child = node.get(part)

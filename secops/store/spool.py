@@ -9,14 +9,13 @@ store: a follower that could not save its position there would re-read and re-se
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from secops.events import format_ts, utc_now
-from secops.store.base import Checkpoint, StoreError
-from secops.store.checkpoints import CheckpointTable
+from secops.store.base import Checkpoint
+from secops.store.local import CheckpointTable, connect
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS spool (
@@ -49,16 +48,8 @@ class SpoolSize:
 class Spool:
     def __init__(self, directory: str | Path) -> None:
         self.path = Path(directory) / "spool.db"
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.execute("PRAGMA busy_timeout=30000")
-            self.db.executescript(SCHEMA)
-            self.positions = CheckpointTable(self.db)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open the spool at {self.path}: {exc}") from exc
+        self.db = connect(self.path, SCHEMA, synchronous="FULL", what="spool")
+        self.positions = CheckpointTable(self.db)
         self._pending = self._count()
 
     def _count(self) -> int:

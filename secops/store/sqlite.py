@@ -23,11 +23,10 @@ from secops.store.base import (
     Retention,
     Stats,
     Store,
-    StoreError,
     WriteResult,
     tokens,
 )
-from secops.store.checkpoints import CheckpointTable
+from secops.store.local import CheckpointTable, connect
 
 _TEXT = "coalesce(json_extract({doc}, '$.message'), '')"
 _FTS_TOKENCHARS = TOKEN_CHARS.replace("\\w", "_").replace("\\", "")
@@ -102,16 +101,8 @@ class SQLiteStore(Store):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA busy_timeout=30000")
-            self.db.executescript(SCHEMA)
-            self.positions = CheckpointTable(self.db)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open the SQLite store at {self.path}: {exc}") from exc
+        self.db = connect(self.path, SCHEMA, synchronous="NORMAL", what="SQLite store")
+        self.positions = CheckpointTable(self.db)
 
     # -- writing ---------------------------------------------------------------------------------------
 

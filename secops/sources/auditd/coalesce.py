@@ -17,7 +17,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from secops.events import Doc, Rejected, format_ts, put
+from secops.events import Doc, Rejected, format_ts, put, put_parts
 from secops.sources.auditd.records import Record, how_default
 from secops.sources.auditd.tables import CONSTANTS, record_type_number
 
@@ -515,16 +515,6 @@ def _process(event: _Event) -> Doc:
     return process
 
 
-def _place(node: Doc, parts: tuple[str, ...], value: str) -> None:
-    """`put` below a known object, with the path already split."""
-    for part in parts[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = node[part] = {}
-        node = child
-    node[parts[-1]] = value
-
-
 def _users(doc: Doc, event: _Event, accounts: Accounts) -> None:
     """`user.*` and `group.*` as Auditbeat writes them, with names where the log or tables give them."""
     names = event.names
@@ -544,11 +534,11 @@ def _users(doc: Doc, event: _Event, accounts: Accounts) -> None:
         elif len(parts) == 1:
             user[parts[0]] = value
         else:
-            _place(user, parts, value)
+            put_parts(user, parts, value)
         if named:
             name = names.get(upper) or accounts.name(key, value)
             if name is not None and name != "unset":
-                _place(user, name_parts, name)
+                put_parts(user, name_parts, name)
     if event.selinux:
         user["selinux"] = event.selinux
     if user:

@@ -1,11 +1,26 @@
-"""Follower positions kept in a SQLite database: the embedded store's own, or the spool's beside Elasticsearch
-(positions must survive while a remote store is away)."""
+"""Local SQLite files — the embedded store and the spool beside Elasticsearch: how they are opened, and
+the follower positions both keep (positions must survive while a remote store is away)."""
 
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
-from secops.store.base import Checkpoint
+from secops.store.base import Checkpoint, StoreError
+
+
+def connect(path: Path, schema: str, *, synchronous: str, what: str) -> sqlite3.Connection:
+    """Open (creating) a WAL-mode database with its schema; errors name the file and what it is for."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={synchronous}")
+        db.execute("PRAGMA busy_timeout=30000")
+        db.executescript(schema)
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"cannot open the {what} at {path}: {exc}") from exc
+    return db
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS checkpoints (

@@ -13,8 +13,9 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import typer
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from fastapi import Query as Param
 from fastapi.responses import HTMLResponse
 
@@ -73,10 +74,13 @@ def create_app(settings: Settings, store_url: str | None, inbox: Path, options: 
         dataset: Annotated[list[str] | None, Param()] = None,
         limit: Annotated[int, Param(ge=1, le=1000)] = 50,
     ) -> dict[str, Any]:
-        query = Query(
-            text=q, fields=parse_fields(field or []), since=parse_when(since), until=parse_when(until),
-            datasets=tuple(dataset or ()), limit=limit,
-        )
+        try:
+            query = Query(
+                text=q, fields=parse_fields(field or []), since=parse_when(since), until=parse_when(until),
+                datasets=tuple(dataset or ()), limit=limit,
+            )
+        except typer.BadParameter as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from exc
         with shared.use() as store:
             return {"total": store.count(query), "events": store.search(query)}
 

@@ -1,0 +1,70 @@
+"""`egovops serve`, the main job of `make run`: a real server that ingests whatever lands in the inbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tests.ingest.helpers import EGOVOPS, eve_alert, write_lines
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def get(url: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def wait_for(url: str, ready: Any, seconds: float = 60) -> Any:
+    deadline = time.monotonic() + seconds
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            status, last = get(url)
+            if status == 200 and ready(last):
+                return last
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{url} never became ready; last answer {last!r}")
+
+
+def test_serve_ingests_the_inbox_and_answers_the_api(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [*EGOVOPS, "serve", "--port", str(port)], cwd=tmp_path,
+        env={**os.environ, "EGOVOPS_INGEST__POLL_INTERVAL": "0.2"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(f"{base}/healthz", lambda body: body["ok"])
+        write_lines(tmp_path / "var" / "inbox" / "eve.json", [eve_alert(n) for n in range(12)] + ["{bad"])
+
+        stats = wait_for(f"{base}/api/stats", lambda body: body["total"] == 12)
+        status, found = get(f"{base}/api/events?field=source.ip=203.0.113.7&limit=5")
+        bad_status, bad = get(f"{base}/api/events?since=yesterday-ish")
+
+        assert stats["per_dataset"] == {"suricata.eve": 12}
+        assert stats["dead_letters"] == 1
+        assert (tmp_path / "var" / "egovops.db").is_file(), "the embedded SQLite store under ./var/"
+        assert status == 200 and found["total"] == 12 and len(found["events"]) == 5
+        assert bad_status == 400 and "yesterday-ish" in bad["detail"]
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from secops.events import Doc, Frame, Rejected
 
-__all__ = ["FileSource", "Framer", "LineFramer", "Parsed", "Rejected", "Source", "SourceOptions"]
+__all__ = ["FileSource", "Format", "Framer", "Parsed", "Rejected", "Source", "SourceOptions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +69,6 @@ class Framer:
         """Offset of the first line of the oldest open record, or None when nothing is open."""
         return None
 
-
-LineFramer = Framer
 
 
 class Format(ABC):

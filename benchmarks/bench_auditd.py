@@ -32,9 +32,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.calibration import calibrate
-from secops.events import Rejected
+from benchmarks.source_only import parse_file
 from secops.ingest.pipeline import IngestOptions, Ingestor
-from secops.ingest.reader import Block, read_blocks
 from secops.sources.auditd import AuditdLog
 from secops.store.sqlite import SQLiteStore
 
@@ -77,24 +76,8 @@ def write_log(path: Path, records: int) -> int:
 
 def run_source(path: Path) -> tuple[int, int, float]:
     """Read, frame, parse and coalesce the file as the pipeline does; (events, rejected, CPU seconds)."""
-    source = AuditdLog()
-    framer = source.framer()
-    events = rejected = 0
     began = time.process_time()
-    with path.open("rb") as stream:
-        for block in read_blocks(stream):
-            if not isinstance(block, Block):
-                continue
-            for frame in framer.feed(block.offset, block.data):
-                try:
-                    events += len(source.parse(frame))
-                except Rejected:  # a dead letter in the pipeline; counted here
-                    rejected += 1
-    for frame in framer.finish():
-        try:
-            events += len(source.parse(frame))
-        except Rejected:
-            rejected += 1
+    events, rejected = parse_file(AuditdLog(), path)
     return events, rejected, time.process_time() - began
 
 

@@ -251,12 +251,7 @@ class ModSecurityAudit(Source):
 
     def _parse_file(self, data: bytes, path: Path) -> list[Doc]:
         framer = AuditFramer()
-        frames: list[Frame] = []
-        position = 0
-        for line in data.split(b"\n"):
-            frames.extend(framer.push(position, line.rstrip(b"\r")))
-            position += len(line) + 1
-        frames.extend(framer.finish())
+        frames = framer.feed(0, data if data.endswith(b"\n") else data + b"\n") + framer.finish()
         docs = [doc for frame in frames if frame.raw[:1] in (b"{", b"-") for doc in self.parse(frame)]
         if not docs:
             raise Rejected(f"transaction file {path} holds no transaction")

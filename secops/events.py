@@ -2,8 +2,8 @@
 
 An event is an ECS document (nested dicts, `{"source": {"ip": ...}}`) plus the few fields the pipeline
 needs to route and deduplicate it. Sources build the document; the pipeline stamps identity and
-provenance on it. Keeping this module dependency-free lets parsers, stores and the detection engine share it
-without importing one another.
+provenance on it. Keeping this module free of the rest of egovops lets parsers, stores and the detection
+engine share it without importing one another.
 """
 
 from __future__ import annotations
@@ -14,18 +14,64 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+
 Doc = dict[str, Any]
 """An ECS document: nested objects keyed by ECS field-name segments."""
 
 
-@dataclass(slots=True)
 class Event:
-    """One stored event: its deterministic id, UTC timestamp, dataset and ECS document."""
+    """One stored event: its deterministic id, UTC timestamp, dataset and ECS document.
 
-    id: str
-    timestamp: str
-    dataset: str
-    doc: Doc
+    The document exists as a dict, as JSON text, or both: Python parsers build dicts, the native parsers
+    hand over JSON text, and each form is made from the other only when someone asks for it — the
+    ingest hot path of a native source never builds a dict at all.
+    """
+
+    __slots__ = ("_doc", "_json", "_message", "dataset", "id", "timestamp")
+
+    def __init__(
+        self,
+        id: str,
+        timestamp: str,
+        dataset: str,
+        doc: Doc | None = None,
+        *,
+        json: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        if doc is None and json is None:
+            raise ValueError("an event needs its document, as a dict or as JSON text")
+        self.id = id
+        self.timestamp = timestamp
+        self.dataset = dataset
+        self._doc = doc
+        self._json = json
+        self._message = message  # given with `json` by the native parsers, else read from the dict
+
+    @property
+    def doc(self) -> Doc:
+        if self._doc is None:
+            self._doc = orjson.loads(self._json)  # type: ignore[arg-type]  # one of the two is set
+        return self._doc
+
+    @property
+    def json(self) -> str:
+        """The document as compact JSON text (what the stores write)."""
+        if self._json is None:
+            self._json = orjson.dumps(self._doc).decode()
+        return self._json
+
+    @property
+    def message(self) -> str | None:
+        """The free-text `message`, the one field both stores index as text."""
+        if self._doc is None:
+            return self._message
+        message = self._doc.get("message")
+        return str(message) if message else None
+
+    def __repr__(self) -> str:
+        return f"Event(id={self.id!r}, timestamp={self.timestamp!r}, dataset={self.dataset!r})"
 
 
 @dataclass(slots=True)

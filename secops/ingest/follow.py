@@ -21,13 +21,14 @@ from secops.ingest.pipeline import (
     Ingestor,
     IngestReport,
     InputError,
+    RecordReader,
     Sink,
     Stamper,
-    frame_blocks,
-    process_frames,
+    read_records,
+    record_reader,
 )
 from secops.ingest.reader import HEAD_BYTES, Block, Oversize, read_blocks, read_fingerprint
-from secops.sources.base import FileSource, Framer, Source
+from secops.sources.base import FileSource, Source
 from secops.store.base import Checkpoint
 
 
@@ -41,12 +42,11 @@ class Tailed:
     identity: str
     offset: int
     source: Source
-    framer: Framer
-    stamper: Stamper
+    reader: RecordReader
     last_data: float = field(default_factory=time.monotonic)
 
     def resume_offset(self) -> int:
-        pending = self.framer.pending_offset()
+        pending = self.reader.pending_offset()
         return self.offset if pending is None else min(pending, self.offset)
 
 
@@ -140,8 +140,8 @@ class Follower:
         if offset > stat.st_size:
             offset = 0
         tailed = Tailed(
-            path, stream, stat.st_ino, identity, offset, source, source.framer(),
-            Stamper(source, str(path), identity, self.ingestor.options),
+            path, stream, stat.st_ino, identity, offset, source,
+            record_reader(source, Stamper(source, str(path), identity, self.ingestor.options)),
         )
         self.tailed[path] = tailed
         self.report.inputs += 1
@@ -160,13 +160,14 @@ class Follower:
 
     def _restart(self, tailed: Tailed) -> None:
         """The file was truncated in place: read it again from the start, as a new input."""
-        self._flush_framer(tailed)
+        self._flush_reader(tailed)
         tailed.stream.seek(0)
         tailed.offset = 0
         identity = read_fingerprint(tailed.stream) or tailed.identity
         tailed.identity = identity
-        tailed.framer = tailed.source.framer()
-        tailed.stamper = Stamper(tailed.source, str(tailed.path), identity, self.ingestor.options)
+        tailed.reader = record_reader(
+            tailed.source, Stamper(tailed.source, str(tailed.path), identity, self.ingestor.options)
+        )
 
     def _read(self, tailed: Tailed) -> int:
         start = tailed.offset
@@ -178,23 +179,22 @@ class Follower:
                 tailed.offset = block.end
                 yield block
 
-        frames = frame_blocks(tailed.framer, complete_lines(), tailed.stamper, self.sink)
-        process_frames(tailed.source, frames, tailed.stamper, self.sink)
+        read_records(tailed.reader, complete_lines(), self.sink)
         read = tailed.offset - start
         now = time.monotonic()
         if read:
             tailed.last_data = now
         elif now - tailed.last_data >= self.idle_flush:
-            self._flush_framer(tailed)
+            self._flush_reader(tailed)
         return read
 
-    def _flush_framer(self, tailed: Tailed) -> None:
-        process_frames(tailed.source, tailed.framer.finish(), tailed.stamper, self.sink)
+    def _flush_reader(self, tailed: Tailed) -> None:
+        tailed.reader.finish(self.sink)
 
     def _drain(self, tailed: Tailed) -> int:
         """Read a file that was rotated away (or deleted) to its end, then let it go."""
         read = self._read(tailed)
-        self._flush_framer(tailed)
+        self._flush_reader(tailed)
         tailed.stream.close()
         del self.tailed[tailed.path]
         return read

@@ -11,11 +11,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from secops.events import Doc, Frame, Rejected
 
-__all__ = ["FileSource", "Format", "Framer", "Parsed", "Rejected", "Source", "SourceOptions"]
+__all__ = [
+    "FileSource", "Format", "Framer", "NativeBatch", "NativeParser", "Parsed", "Rejected", "Source",
+    "SourceOptions", "Stamp",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,33 @@ class SourceOptions:
 
     timezone: str = "Asia/Shanghai"
     year: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """What the pipeline stamps on every document of one input (see `secops.ingest.pipeline.Stamper`).
+
+    Native parsers stamp in Rust and are given these values: ids are `id_prefix` followed by the
+    record's offset (12 hex digits) and the document's index in the record (4 hex digits).
+    """
+
+    id_prefix: str
+    label: str
+    observer: str
+    keep_original: bool
+    dataset: str
+
+
+NativeBatch = tuple[list[tuple[str, str, str, str, str | None]], list[tuple[int, str, bytes]]]
+"""Events `(id, @timestamp, dataset, document JSON, message)` and dead letters `(offset, reason, raw)`."""
+
+
+class NativeParser(Protocol):
+    """A Rust parser of one input (the `egovops_native` module): frames, parses and stamps blocks."""
+
+    def feed(self, offset: int, data: bytes) -> NativeBatch: ...
+    def finish(self) -> NativeBatch: ...
+    def pending_offset(self) -> int | None: ...
 
 
 class Framer:
@@ -97,6 +127,10 @@ class Source(Format):
 
     def framer(self) -> Framer:
         return Framer()
+
+    def native_parser(self, stamp: Stamp) -> NativeParser | None:
+        """A native parser for one input, when the format has one; it replaces `framer` and `parse`."""
+        return None
 
     @abstractmethod
     def parse(self, frame: Frame) -> list[Doc]:

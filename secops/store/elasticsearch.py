@@ -87,12 +87,10 @@ def _index_part(dataset: str) -> str:
     return "".join(c if c.isalnum() or c in "._" else "_" for c in dataset.lower())
 
 
-def _text_tokens(doc: Doc) -> list[str]:
-    """The free-text tokens of a document: those of its `message`, as `store.base.tokens` cuts them."""
-    message = doc.get("message")
-    if not message:
+def _text_tokens(text: str | None) -> list[str]:
+    """The free-text tokens of a document's `message`, as `store.base.tokens` cuts them."""
+    if not text:
         return []
-    text = str(message)
     # Lower-casing ASCII cannot change which characters are token characters: cut once, lower once.
     return TOKEN.findall(text.lower()) if text.isascii() else tokens(text)
 
@@ -221,9 +219,10 @@ class ElasticsearchStore(Store):
         return name
 
     def _item(self, event: Event) -> Item:
-        doc = event.doc
-        hidden = {"id": event.id, "ts": event.timestamp, "dataset": event.dataset, "text": _text_tokens(doc)}
-        body = orjson.dumps({**doc, HIDDEN: hidden})
+        hidden = {"id": event.id, "ts": event.timestamp, "dataset": event.dataset,
+                  "text": _text_tokens(event.message)}
+        # The document's JSON with the hidden object appended: no decode and re-encode of the document.
+        body = f'{event.json[:-1]},"{HIDDEN}":'.encode() + orjson.dumps(hidden) + b"}"
         return Item(self.index_name(event.dataset, event.timestamp), event.id, body)
 
     def write(self, events: Sequence[Event]) -> WriteResult:

@@ -115,13 +115,12 @@ class SQLiteStore(Store):
         """
         if not events:
             return WriteResult()
-        dumps = orjson.dumps
         with self._transaction() as cur:
             known = {
                 row[0]
                 for row in cur.execute(
                     "SELECT events.id FROM json_each(?) AS j JOIN events ON events.id = j.value",
-                    (dumps([e.id for e in events]).decode(),),
+                    (orjson.dumps([e.id for e in events]).decode(),),
                 )
             }
             rowid = (cur.execute("SELECT max(rowid) FROM events").fetchone()[0] or 0) + 1
@@ -131,10 +130,10 @@ class SQLiteStore(Store):
                 if event.id in known:
                     continue
                 known.add(event.id)
-                rows.append((rowid, event.id, event.timestamp, event.dataset, dumps(event.doc).decode()))
-                message = event.doc.get("message")
+                rows.append((rowid, event.id, event.timestamp, event.dataset, event.json))
+                message = event.message
                 if message:
-                    texts.append((rowid, str(message)))
+                    texts.append((rowid, message))
                 rowid += 1
             cur.executemany("INSERT INTO events (rowid, id, ts, dataset, doc) VALUES (?, ?, ?, ?, ?)", rows)
             cur.executemany("INSERT INTO events_fts (rowid, text) VALUES (?, ?)", texts)

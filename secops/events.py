@@ -80,7 +80,6 @@ class Frame:
 
     offset: int
     raw: bytes
-    lines: int = 1
 
 
 @dataclass(slots=True)

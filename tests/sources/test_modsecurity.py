@@ -368,3 +368,37 @@ def test_unusual_metadata_tail_uses_the_careful_reading() -> None:
     assert (unknown.id, unknown.line, unknown.tags) == ("1", 3, ["t"])
     nested = parse_message('Warning. x [file "/r.conf"] [id "2"] [data "a\\"] [b"] [tag "t"]')
     assert nested.id == "2" and nested.data == 'a"] [b' and nested.tags == ["t"]
+
+
+_LINES = st.sampled_from(
+    [b"--ab12cd34-A--", b"--ab12cd34-B--", b"--ab12cd34-Z--", b"--ff00ff00-A--", b"--ff00ff00-Z--",
+     b"--ab12cd34-Z--  ", b"GET / HTTP/1.1", b"Host: x", b"", b"  ", b"--not-a-boundary",
+     b'{"transaction":{}}', b"Message: Warning.\r", b"\r", b"--ab12cd34-Z--\r", b"--ff00ff00-A--\r",
+     b"--ff00ff00-Z-- \r"]
+)
+
+
+def _frames(framer: AuditFramer, data: bytes, cuts: list[int], per_line: bool) -> list[tuple[int, bytes]]:
+    out: list[Frame] = []
+    position = 0
+    for cut in [*cuts, len(data)]:
+        block = data[position:cut]
+        if per_line:
+            offset = position
+            for line in block.split(b"\n")[:-1]:
+                out += framer.push(offset, line.removesuffix(b"\r"))
+                offset += len(line) + 1
+        else:
+            out += framer.feed(position, block)
+        position = cut
+    out += framer.finish()
+    return [(f.offset, f.raw) for f in out]
+
+
+@given(st.lists(_LINES, max_size=60), st.lists(st.integers(0, 59), max_size=6))
+def test_block_framing_equals_line_framing(lines: list[bytes], cut_lines: list[int]) -> None:
+    # `feed` finds boundaries in whole blocks; wherever the blocks are cut it must frame line by line.
+    data = b"".join(line + b"\n" for line in lines)
+    ends = [i for i, byte in enumerate(data) if byte == 10]
+    cuts = sorted({ends[i] + 1 for i in cut_lines if i < len(ends)})
+    assert _frames(AuditFramer(), data, cuts, False) == _frames(AuditFramer(), data, cuts, True)

@@ -135,7 +135,7 @@ class AuditFramer(Framer):
 
 
 def _frame(event: _Open) -> Frame:
-    return Frame(event.offset, b"\n".join(event.lines), len(event.lines))
+    return Frame(event.offset, b"\n".join(event.lines))
 
 
 class AuditdLog(Source):

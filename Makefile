@@ -12,11 +12,17 @@ STAMP := $(VENV)/.egovops-installed
 
 setup: $(STAMP)  ## create .venv and install egovops with its pinned dependencies (idempotent)
 
-$(STAMP): pyproject.toml requirements.lock
+# The native ingest core (Rust, PyO3) is built by maturin with the machine's cargo; crates from crates.io.
+NATIVE := native/Cargo.toml native/Cargo.lock native/pyproject.toml $(shell find native/src -name '*.rs')
+
+$(STAMP): pyproject.toml requirements.lock $(NATIVE)
+	@command -v cargo >/dev/null || { echo "make setup: cargo (Rust) is needed to build native/ -" \
+	  "install it with rustup (https://rustup.rs) or your distribution's rustc/cargo packages"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements.lock
 	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip install -q --no-deps ./native
 	touch $(STAMP)
 
 run: setup  ## serve the console on 127.0.0.1:8080, SQLite store, ingesting whatever lands in ./var/inbox/

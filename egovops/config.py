@@ -21,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from secops.incidents.settings import IncidentSettings
+
 CONFIG_NAME = "egovops.toml"
 
 
@@ -67,6 +69,15 @@ class ServeSettings(_Section):
     port: int = Field(8080, ge=0, le=65535)
 
 
+class DetectionSettings(_Section):
+    enabled: bool = Field(True, description="run the rules on what `ingest` and `serve` store")
+    rules: list[Path] = Field(
+        default_factory=list, description="Sigma rule files or directories, beside the built-in pack"
+    )
+    state: Path = Field(Path("var/detection.state"), description="window state `serve` keeps across restarts")
+    lateness: float = Field(30.0, ge=0, description="seconds an event may arrive behind the newest one")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EGOVOPS_", env_nested_delimiter="__", extra="forbid")
 
@@ -74,6 +85,8 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    detection: DetectionSettings = Field(default_factory=DetectionSettings)
+    incidents: IncidentSettings = Field(default_factory=IncidentSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -6,13 +6,15 @@ table or, with `--json`, as one JSON document.
 
 from __future__ import annotations
 
+import importlib
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
 from egovops.cli import events as events_cli
 from egovops.cli.common import (
@@ -22,6 +24,7 @@ from egovops.cli.common import (
     JsonOpt,
     StoreOpt,
     emit_json,
+    err,
     open_configured_store,
     out,
     progress_wanted,
@@ -34,7 +37,34 @@ from secops.ingest.follow import Follower
 from secops.ingest.pipeline import IngestOptions, Ingestor, IngestReport, expand
 from secops.sources.base import SourceOptions
 
+if TYPE_CHECKING:
+    from typer._click import Command, Context  # typer 0.2x vendors click; its types live here
+
+    from secops.detection.detector import Detector
+
+_LAZY_GROUPS = {
+    "rules": "egovops.cli.rules",
+    "alerts": "egovops.cli.alerts",
+    "incidents": "egovops.cli.incidents",
+}
+"""Command groups imported when used: they pull in pySigma and SQLAlchemy, which `ingest` does not need."""
+
+
+class _LazyGroup(TyperGroup):
+    def list_commands(self, ctx: Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *_LAZY_GROUPS])
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        module = _LAZY_GROUPS.get(cmd_name)
+        if module is None:
+            return super().get_command(ctx, cmd_name)
+        command = typer.main.get_command(importlib.import_module(module).app)
+        command.name = cmd_name
+        return command
+
+
 app = typer.Typer(
+    cls=_LazyGroup,
     name="egovops",
     help=(
         "egovops — the control plane of a city's gov cloud node, e-gov extranet and SOC.\n\n"
@@ -85,9 +115,14 @@ def ingest(
     original: Annotated[
         bool | None, typer.Option("--original/--no-original", help="Keep the raw record as event.original.")
     ] = None,
+    detect: Annotated[
+        bool | None,
+        typer.Option("--detect/--no-detect", help="Run the rules on what is stored (default: on)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Read logs into the store: parse, normalise to ECS, deduplicate, dead-letter what cannot be read.
+    """Read logs into the store: parse, normalise to ECS, deduplicate, dead-letter what cannot be read,
+    and run the detection rules on what was stored (alerts and incidents, as `serve` does).
 
     Ingesting the same data again stores nothing twice. Prints accepted / duplicates / rejected counts.
     """
@@ -96,22 +131,57 @@ def ingest(
         if fmt is not None:
             sources.source_class(fmt)
         store = open_configured_store(settings, store_url)
-        ingestor = Ingestor(store, ingest_options(settings, original))
+        detector = None
+        if settings.detection.enabled if detect is None else detect:
+            # --follow keeps windows across restarts like `serve`; a one-off run closes them at the end.
+            detector = open_detector(settings, store.url, keep_state=follow)
+        ingestor = Ingestor(
+            store, ingest_options(settings, original), detector.observe if detector else None
+        )
         try:
             if follow:
                 report = run_follower(ingestor, [Path(p) for p in paths], fmt, settings, as_json)
             else:
                 report = run_ingest(ingestor, paths, fmt, as_json)
+            if detector is not None:
+                detector.finish(final=not follow)
         finally:
             store.close()
+            if detector is not None:
+                detector.cases.close()
+    result = report.as_dict()
+    if detector is not None:
+        result["alerts"] = detector.alerts
+        result["incidents"] = sorted(detector.incidents)
     if as_json:
-        emit_json(report.as_dict())
+        emit_json(result)
     else:
         render_report(report)
+        if detector is not None:
+            out.print(f"detection: {detector.alerts} alerts, {len(detector.incidents)} incidents touched "
+                      "(`egovops alerts list`, `egovops incidents list`)")
     if report.errors:
         raise typer.Exit(int(Exit.INPUT))
     if report.rejected:
         raise typer.Exit(int(Exit.PARTIAL))
+
+
+def open_detector(settings: Settings, store_url: str, *, keep_state: bool) -> Detector:
+    """The rules (built-in pack plus configured paths) with the case store that goes with `store_url`."""
+    from secops.detection.detector import Detector
+    from secops.detection.engine import EngineOptions
+    from secops.detection.ruleset import BUILTIN_RULES, RuleSet
+    from secops.incidents.cases import open_cases
+
+    ruleset = RuleSet.load([BUILTIN_RULES, *settings.detection.rules])
+    cases = open_cases(store_url, settings=settings.incidents)
+    options = EngineOptions(lateness=settings.detection.lateness)
+    detector = Detector(
+        ruleset, cases, options=options, state_path=settings.detection.state if keep_state else None
+    )
+    if detector.warning:
+        err.print(f"[yellow]warning:[/] {detector.warning}")
+    return detector
 
 
 def run_ingest(ingestor: Ingestor, paths: list[str], fmt: str | None, as_json: bool) -> IngestReport:

@@ -67,7 +67,7 @@ class Follower:
         self.poll_interval = poll_interval
         self.idle_flush = idle_flush
         self.report = IngestReport()
-        self.sink = Sink(self.store, ingestor.options.batch_size, self.report)
+        self.sink = Sink(self.store, ingestor.options.batch_size, self.report, ingestor.observer)
         self.tailed: dict[Path, Tailed] = {}
         self.problems: dict[Path, str] = {}
 

@@ -26,6 +26,8 @@ from secops.store.base import Store, WriteResult
 
 Progress = Callable[[int], None]
 """Called with the number of bytes consumed since the last call."""
+Observer = Callable[[list[Event]], None]
+"""Called with each batch once the store has it (detection runs here)."""
 
 
 class InputError(ValueError):
@@ -73,10 +75,13 @@ class IngestOptions:
 class Sink:
     """Batches events and dead letters into a store and keeps the run's counts."""
 
-    def __init__(self, store: Store, batch_size: int, report: IngestReport) -> None:
+    def __init__(
+        self, store: Store, batch_size: int, report: IngestReport, observer: Observer | None = None
+    ) -> None:
         self.store = store
         self.batch_size = batch_size
         self.report = report
+        self.observer = observer
         self.events: list[Event] = []
         self.letters: list[DeadLetter] = []
 
@@ -98,6 +103,8 @@ class Sink:
         if self.events:
             result = self.store.write(self.events)
             self._count(result)
+            if self.observer is not None:
+                self.observer(self.events)
             self.events = []
 
     def _count(self, result: WriteResult) -> None:
@@ -279,9 +286,12 @@ def read_records(
 class Ingestor:
     """Ingests files, directories and stdin into one store; used by `egovops ingest` and the follower."""
 
-    def __init__(self, store: Store, options: IngestOptions | None = None) -> None:
+    def __init__(
+        self, store: Store, options: IngestOptions | None = None, observer: Observer | None = None
+    ) -> None:
         self.store = store
         self.options = options or IngestOptions()
+        self.observer = observer
 
     def source_for(self, head: bytes, label: str, fmt: str | None) -> Source | FileSource:
         name = fmt or sources.detect(head)
@@ -299,7 +309,7 @@ class Ingestor:
         self, paths: Iterable[Path | str], fmt: str | None = None, progress: Progress | None = None
     ) -> IngestReport:
         report = IngestReport()
-        sink = Sink(self.store, self.options.batch_size, report)
+        sink = Sink(self.store, self.options.batch_size, report, self.observer)
         for path in expand(paths):
             try:
                 self.ingest_one(path, fmt, sink, progress)

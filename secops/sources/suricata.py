@@ -20,10 +20,11 @@ from socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import egovops_native
 import orjson
 
 from secops.events import Doc, Frame, Rejected, decode, format_offset, format_ts
-from secops.sources.base import Source, SourceOptions
+from secops.sources.base import NativeParser, Source, SourceOptions, Stamp
 
 __all__ = ["SuricataEve"]
 
@@ -784,6 +785,13 @@ class SuricataEve(Source):
             # The head may cut a long first line short: look for the keys every EVE record starts with.
             return b'"event_type"' in line and b'"timestamp"' in line
         return type(record) is dict and "event_type" in record and "timestamp" in record
+
+    def native_parser(self, stamp: Stamp) -> NativeParser:
+        """The Rust port of this source (native/src/suricata), held to `parse` by a differential test."""
+        return egovops_native.SuricataParser(
+            id_prefix=stamp.id_prefix, label=stamp.label, observer=stamp.observer,
+            keep_original=stamp.keep_original, dataset=stamp.dataset, timezone=self.options.timezone,
+        )
 
     def parse(self, frame: Frame) -> list[Doc]:
         record = _load(frame.raw)

@@ -1,0 +1,28 @@
+"""Type stubs of the native ingest core (Rust, PyO3); see native/src and secops/sources/base.py."""
+
+from typing import Final
+
+__version__: Final[str]
+
+_Batch = tuple[list[tuple[str, str, str, str, str | None]], list[tuple[int, str, bytes]]]
+
+class _Parser:
+    def __init__(
+        self,
+        *,
+        id_prefix: str,
+        label: str,
+        observer: str,
+        keep_original: bool,
+        dataset: str,
+        timezone: str = "Asia/Shanghai",
+    ) -> None: ...
+    def feed(self, offset: int, data: bytes) -> _Batch: ...
+    def finish(self) -> _Batch: ...
+    def pending_offset(self) -> int | None: ...
+
+class SuricataParser(_Parser): ...
+class AuditdParser(_Parser): ...
+
+def suricata_normalise(raw: bytes, timezone: str = "Asia/Shanghai") -> list[str]: ...
+def auditd_normalise(raw: bytes) -> list[str]: ...

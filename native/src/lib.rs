@@ -1,0 +1,18 @@
+//! Native hot paths of egovops ingest. Each submodule turns one log format into encoded ECS documents;
+//! the Python side (`secops.sources`) owns detection, files, storage and everything else.
+use pyo3::prelude::*;
+
+#[cfg(feature = "auditd")]
+mod auditd;
+#[cfg(feature = "suricata")]
+mod suricata;
+
+#[pymodule]
+fn egovops_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    #[cfg(feature = "suricata")]
+    suricata::register(m)?;
+    #[cfg(feature = "auditd")]
+    auditd::register(m)?;
+    Ok(())
+}

@@ -1,0 +1,314 @@
+//! Suricata EVE JSON, natively: `SuricataParser` turns blocks of EVE lines into stamped, encoded ECS
+//! documents (the work of `SuricataEve.parse` plus the pipeline's `Stamper`), and `suricata_normalise`
+//! gives the unstamped documents of one line. The Python source `secops.sources.suricata` is the
+//! reference: same documents, same dead-letter reasons.
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Component, Path};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+
+mod clock;
+mod doc;
+mod email;
+mod eve;
+mod inet;
+mod isotime;
+mod json;
+mod printable;
+mod pyrepr;
+mod text;
+mod zone;
+
+use clock::Clock;
+use doc::{Doc, Stamp};
+use zone::Zone;
+
+const DEFAULT_TIMEZONE: &str = "Asia/Shanghai";
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<SuricataParser>()?;
+    m.add_function(wrap_pyfunction!(suricata_normalise, m)?)?;
+    Ok(())
+}
+
+// --- time zones ---------------------------------------------------------------------------------------
+
+/// Zones loaded so far, by key: a zone file is read once per process.
+fn zones() -> &'static Mutex<HashMap<String, Arc<Zone>>> {
+    static ZONES: OnceLock<Mutex<HashMap<String, Arc<Zone>>>> = OnceLock::new();
+    ZONES.get_or_init(Default::default)
+}
+
+/// The TZif data `zoneinfo.ZoneInfo(key)` would load: the first file on `zoneinfo.TZPATH`, else the
+/// `tzdata` package. The key is first given to `ZoneInfo` itself, so a bad one fails as it would there.
+fn zone_data(py: Python<'_>, key: &str) -> PyResult<Vec<u8>> {
+    let zoneinfo = py.import("zoneinfo")?;
+    zoneinfo.getattr("ZoneInfo")?.call1((key,))?;
+    let relative = Path::new(key);
+    if relative
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)))
+    {
+        let search: Vec<String> = zoneinfo.getattr("TZPATH")?.extract()?;
+        for folder in search {
+            let path = Path::new(&folder).join(relative);
+            if path.is_file() {
+                return std::fs::read(&path).map_err(|e| {
+                    PyValueError::new_err(format!(
+                        "cannot read time zone file {}: {e}",
+                        path.display()
+                    ))
+                });
+            }
+        }
+    }
+    let (package, name) = match key.rsplit_once('/') {
+        Some((folder, name)) => (
+            format!("tzdata.zoneinfo.{}", folder.replace('/', ".")),
+            name,
+        ),
+        None => ("tzdata.zoneinfo".to_string(), key),
+    };
+    let resource = py
+        .import("importlib.resources")?
+        .call_method1("files", (package,))?;
+    resource
+        .call_method1("joinpath", (name,))?
+        .call_method0("read_bytes")?
+        .extract()
+}
+
+fn load_zone(py: Python<'_>, key: &str) -> PyResult<Arc<Zone>> {
+    if let Some(zone) = zones()
+        .lock()
+        .map_err(|_| PyValueError::new_err("zone cache poisoned"))?
+        .get(key)
+    {
+        return Ok(zone.clone());
+    }
+    let data = zone_data(py, key)?;
+    let zone = Arc::new(
+        Zone::from_tzif(&data)
+            .map_err(|e| PyValueError::new_err(format!("time zone {key:?}: {e}")))?,
+    );
+    zones()
+        .lock()
+        .map_err(|_| PyValueError::new_err("zone cache poisoned"))?
+        .insert(key.to_string(), zone.clone());
+    Ok(zone)
+}
+
+// --- one record -----------------------------------------------------------------------------------------
+
+/// The ECS document of one line, or why not; a panic (a bug) becomes a reason too, never a crash.
+fn with_document<T>(
+    clock: &mut Clock,
+    raw: &[u8],
+    then: impl FnOnce(Doc<'_>) -> T,
+) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(|| {
+        let mut storage = String::new();
+        let record = eve::load(raw, &mut storage)?;
+        eve::normalise(clock, record).map(then)
+    }))
+    .unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(format!("parser error: native panic: {message}"))
+    })
+}
+
+fn unstamped(clock: &mut Clock, raw: &[u8]) -> PyResult<Vec<String>> {
+    with_document(clock, raw, |doc| {
+        let mut out = String::with_capacity(raw.len() * 2);
+        doc.write(&mut out, None);
+        vec![out]
+    })
+    .map_err(PyValueError::new_err)
+}
+
+/// `normalise(raw)`: the unstamped document of one EVE line as JSON, ValueError(reason) when rejected.
+#[pyfunction]
+#[pyo3(signature = (raw, *, timezone = DEFAULT_TIMEZONE))]
+fn suricata_normalise(py: Python<'_>, raw: &[u8], timezone: &str) -> PyResult<Vec<String>> {
+    static CLOCKS: OnceLock<Mutex<HashMap<String, Clock>>> = OnceLock::new();
+    let zone = load_zone(py, timezone)?;
+    let mut clocks = CLOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .map_err(|_| PyValueError::new_err("clock poisoned"))?;
+    let clock = clocks
+        .entry(timezone.to_string())
+        .or_insert_with(|| Clock::new(zone));
+    unstamped(clock, raw)
+}
+
+// --- the parser -----------------------------------------------------------------------------------------
+
+/// What the pipeline's `Stamper` adds to every document.
+struct Stamping {
+    id_prefix: String,
+    label: String,
+    observer: String,
+    keep_original: bool,
+    dataset: String,
+}
+
+/// Buffers reused from one record to the next.
+#[derive(Default)]
+struct Scratch {
+    id: String,
+    json: String,
+}
+
+impl Stamping {
+    /// Add the pipeline's fields (as `Stamper.event` does), encode the document and make the event
+    /// tuple `(id, timestamp, dataset, document, message)`.
+    fn event<'py>(
+        &self,
+        py: Python<'py>,
+        doc: Doc<'_>,
+        position: u64,
+        raw: &[u8],
+        scratch: &mut Scratch,
+        default_dataset: &Bound<'py, PyString>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        use std::fmt::Write;
+        scratch.id.clear();
+        let _ = write!(scratch.id, "{}{:012x}{:04x}", self.id_prefix, position, 0);
+        let original = self.keep_original.then(|| text::decode(raw));
+        let stamp = Stamp {
+            id: &scratch.id,
+            dataset: &self.dataset,
+            original: original.as_deref(),
+            label: &self.label,
+            offset: position,
+            observer: &self.observer,
+        };
+        scratch.json.clear();
+        doc.write(&mut scratch.json, Some(&stamp));
+        let dataset = match doc.event.dataset {
+            Some(dataset) => PyString::new(py, dataset),
+            None => default_dataset.clone(),
+        };
+        let message = if doc.message.is_empty() {
+            py.None().into_bound(py)
+        } else {
+            PyString::new(py, &doc.message).into_any()
+        };
+        PyTuple::new(
+            py,
+            [
+                PyString::new(py, &scratch.id).into_any(),
+                PyString::new(py, &doc.timestamp).into_any(),
+                dataset.into_any(),
+                PyString::new(py, &scratch.json).into_any(),
+                message,
+            ],
+        )
+    }
+}
+
+#[pyclass(module = "egovops_native")]
+pub struct SuricataParser {
+    stamping: Stamping,
+    clock: Clock,
+    scratch: Scratch,
+}
+
+#[pymethods]
+impl SuricataParser {
+    #[new]
+    #[pyo3(signature = (*, id_prefix, label, observer, keep_original, dataset, timezone = DEFAULT_TIMEZONE))]
+    fn new(
+        py: Python<'_>,
+        id_prefix: String,
+        label: String,
+        observer: String,
+        keep_original: bool,
+        dataset: String,
+        timezone: &str,
+    ) -> PyResult<Self> {
+        let clock = Clock::new(load_zone(py, timezone)?);
+        let stamping = Stamping {
+            id_prefix,
+            label,
+            observer,
+            keep_original,
+            dataset,
+        };
+        Ok(SuricataParser {
+            stamping,
+            clock,
+            scratch: Scratch::default(),
+        })
+    }
+
+    /// Events and dead letters of a block of whole lines starting at byte `offset` of the input.
+    fn feed<'py>(
+        &mut self,
+        py: Python<'py>,
+        offset: u64,
+        data: &[u8],
+    ) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyList>)> {
+        let Self {
+            stamping,
+            clock,
+            scratch,
+        } = self;
+        let default_dataset = PyString::new(py, &stamping.dataset);
+        let mut events = Vec::new();
+        let mut letters = Vec::new();
+        let mut start = 0usize;
+        for end in memchr::memchr_iter(b'\n', data) {
+            let position = offset + start as u64;
+            let mut line = &data[start..end];
+            start = end + 1;
+            if let Some(stripped) = line.strip_suffix(b"\r") {
+                line = stripped;
+            }
+            if line
+                .iter()
+                .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C))
+            {
+                continue;
+            }
+            let made = with_document(clock, line, |doc| {
+                stamping.event(py, doc, position, line, scratch, &default_dataset)
+            });
+            match made {
+                Ok(event) => events.push(event?),
+                Err(reason) => letters.push(PyTuple::new(
+                    py,
+                    [
+                        position.into_pyobject(py)?.into_any(),
+                        PyString::new(py, &reason).into_any(),
+                        PyBytes::new(py, line).into_any(),
+                    ],
+                )?),
+            }
+        }
+        Ok((PyList::new(py, events)?, PyList::new(py, letters)?))
+    }
+
+    /// End of input: EVE records are single lines, nothing is ever open.
+    fn finish<'py>(&mut self, py: Python<'py>) -> (Bound<'py, PyList>, Bound<'py, PyList>) {
+        (PyList::empty(py), PyList::empty(py))
+    }
+
+    fn pending_offset(&self) -> Option<u64> {
+        None
+    }
+
+    /// The unstamped document of one line (this parser's clock and zone).
+    fn normalise(&mut self, raw: &[u8]) -> PyResult<Vec<String>> {
+        unstamped(&mut self.clock, raw)
+    }
+}

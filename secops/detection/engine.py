@@ -1,0 +1,486 @@
+"""The streaming detection engine: base-rule matches in, alerts out, on event time.
+
+Per event: the rule set says which base rules match (dispatched, precompiled); each match becomes an
+alert unless a `generate: false` correlation keeps that rule silent, and feeds the correlations that
+consume it. Time is the events' own: the watermark is the latest event time seen minus the allowed
+lateness; events older than the watermark still raise their own alerts but no longer enter correlation
+windows (counted as `late`). The watermark closes windows judged at their close (absence, lt/eq counts)
+and expires state. `snapshot()` / `restore()` carry the whole state across a restart.
+
+Alerts may come back more than once under the same id: suppression folds a repeat into the first alert
+and hands that same alert out again, updated in place; a store upserts by id (`alerts.latest` does the
+same for a list).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import orjson
+
+from secops.detection.alerts import Alert, Suppression, Suppressor, alert_id, event_alert_id, iso
+from secops.detection.correlate import AnyCorrelation, Correlation, RuleInfo, compile_correlations
+from secops.detection.correlate_windows import add_closing, add_immediate, close, rebuild
+from secops.detection.state import Entry, GroupKey, StateCounters, Window, WindowStore, freeze
+from secops.events import Event, get, parse_iso
+
+ENTITY_FIELDS = ("source.ip", "host.name", "host.hostname", "user.name")
+"""Fields a single-event alert names its entity by, when the event has them."""
+
+_ENTITY_PARTS = tuple((name, tuple(name.split("."))) for name in ENTITY_FIELDS)
+
+SWEEP_EVERY = 0.1
+"""Event-time seconds between expiry sweeps (short: each sweep's work, and so its pause, stays small)."""
+
+SNAPSHOT_VERSION = 1
+
+
+class CompiledRuleLike(Protocol):
+    @property
+    def ref(self) -> RuleInfo: ...
+
+
+class RuleSetLike(Protocol):
+    """What the engine needs of secops.detection.ruleset.RuleSet."""
+
+    @property
+    def rules(self) -> Sequence[CompiledRuleLike]: ...
+    @property
+    def correlations(self) -> Sequence[AnyCorrelation]: ...
+    def match_event(self, event: Event) -> Sequence[RuleInfo]: ...
+
+
+class SnapshotError(ValueError):
+    """A snapshot this engine cannot restore; the message says why."""
+
+
+@dataclass(slots=True)
+class EngineOptions:
+    lateness: float = 30.0  # seconds an event may arrive behind the latest event time seen
+    ttl: float = 7 * 86400.0  # no window outlives this, whatever its timespan
+    max_groups: int = 1_000_000  # windows over all correlations; past it the oldest of the largest go
+    max_evidence: int = 10_000  # event ids kept on one alert (the count goes on)
+    suppress: Mapping[str, Suppression] = field(default_factory=dict)  # by rule id or name
+
+
+@dataclass(slots=True)
+class EngineCounters:
+    events: int = 0
+    matched: int = 0  # base-rule matches
+    late: int = 0  # matches too late for correlation windows
+    ungrouped: int = 0  # matches lacking a group-by field (Splunk-style: not counted)
+    base_alerts: int = 0
+    correlation_alerts: int = 0  # correlation firings, before suppression
+
+
+_MINUTES: dict[str, float] = {}
+
+
+def event_seconds(timestamp: str) -> float:
+    """Epoch seconds of an event timestamp; ECS `...T12:34:56.789012Z` is read without datetime per event."""
+    if len(timestamp) == 27 and timestamp[26] == "Z":
+        minute = timestamp[:16]
+        base = _MINUTES.get(minute)
+        if base is None:
+            if len(_MINUTES) > 100_000:
+                _MINUTES.clear()
+            base = _MINUTES[minute] = datetime.fromisoformat(minute + ":00+00:00").timestamp()
+        return base + float(timestamp[17:26])
+    moment = parse_iso(timestamp)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _thaw(value: Any) -> Any:
+    """A group value as JSON has it (frozen lists back to lists)."""
+    return [_thaw(v) for v in value] if value.__class__ is tuple else value
+
+
+def _field_reader(name: str) -> Callable[[Mapping[str, Any]], Hashable]:
+    """A function reading one field's value, hashable, from an event (None when it is missing)."""
+    parts = tuple(name.split("."))
+
+    def generic(doc: Mapping[str, Any]) -> Hashable:
+        return _group_value(_walk(doc, parts))
+
+    if len(parts) != 2:
+        return generic
+    outer, inner = parts
+
+    def pair(doc: Mapping[str, Any]) -> Hashable:  # `source.ip` and the like, written out
+        node = doc.get(outer)
+        value = node.get(inner) if node.__class__ is dict else None
+        if value is None:
+            return generic(doc)
+        return value if value.__class__ in _SCALARS else freeze(value)
+
+    return pair
+
+
+def _key_reader(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], GroupKey | None]:
+    """A function reading the group key (the values of `names`) from an event, None if one is missing."""
+    readers = tuple(_field_reader(name) for name in names)
+    if len(readers) == 1:
+        only = readers[0]
+
+        def single(doc: Mapping[str, Any]) -> GroupKey | None:
+            value = only(doc)
+            return None if value is None else (value,)
+
+        return single
+
+    def several(doc: Mapping[str, Any]) -> GroupKey | None:
+        values = tuple(read(doc) for read in readers)
+        return None if None in values else values
+
+    return several
+
+
+class _Feed:
+    """One input of one correlation, with its readers compiled (what a base-rule match flows into)."""
+
+    __slots__ = ("index", "key_of", "position", "value_of")
+
+    def __init__(
+        self,
+        index: int,
+        position: int,
+        corr: Correlation,
+        readers: dict[tuple[str, ...], Callable[[Mapping[str, Any]], GroupKey | None]],
+    ) -> None:
+        self.index = index
+        self.position = position
+        fields = corr.fields[position]
+        if fields not in readers:
+            readers[fields] = _key_reader(fields)
+        self.key_of = readers[fields]  # shared by inputs grouped alike: one read serves them all
+        counted = corr.value_fields[position]
+        self.value_of = _field_reader(counted) if counted is not None else None
+
+
+def _walk(doc: Mapping[str, Any], parts: tuple[str, ...]) -> Any:
+    """A nested field (`source.ip` as ("source", "ip")); a literal dotted key is tried when the walk fails."""
+    node: Any = doc
+    for part in parts:
+        if node.__class__ is not dict:
+            return get(doc, ".".join(parts)) if isinstance(node, Mapping) else None
+        node = node.get(part)
+        if node is None:
+            return doc.get(".".join(parts)) if len(parts) > 1 else None
+    return node
+
+
+_SCALARS = frozenset((str, int, float, bool))
+
+
+def _group_value(value: Any) -> Hashable:
+    frozen: Hashable = value if value.__class__ in _SCALARS else freeze(value)
+    return frozen
+
+
+class Engine:
+    """Runs base rules and correlations over a stream of events; see the module docstring."""
+
+    def __init__(self, ruleset: RuleSetLike, options: EngineOptions | None = None) -> None:
+        self.options = options or EngineOptions()
+        self.match = ruleset.match_event
+        refs = [rule.ref for rule in ruleset.rules]
+        self.plan = compile_correlations(refs, ruleset.correlations)
+        self.failed = self.plan.failed
+        self.correlations: list[Correlation] = self.plan.correlations
+        self.silenced = self.plan.silenced
+        self.consumers = self.plan.consumers
+        overrides = self.options.suppress
+        self._base_suppress = {
+            r.id: overrides.get(r.id) or (overrides.get(r.name) if r.name else None) for r in refs
+        }
+        self._corr_suppress = [
+            overrides.get(c.key) or (overrides.get(c.name) if c.name else None) or c.suppress
+            for c in self.correlations
+        ]
+        readers: dict[tuple[str, ...], Callable[[Mapping[str, Any]], GroupKey | None]] = {}
+        self._feeds = {
+            source: sorted(
+                (_Feed(index, position, self.correlations[index], readers) for index, position in targets),
+                key=lambda feed: self.correlations[feed.index].fields[feed.position],
+            )
+            for source, targets in self.consumers.items()
+        }
+        self.counters = EngineCounters()
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        horizons = [c.timespan if c.immediate else 0.0 for c in self.correlations]
+        self.store = WindowStore(horizons, self.options.max_groups, self.options.ttl)
+        self.suppressor = Suppressor(self.options.max_groups, self.options.max_evidence)
+        self.max_time = -math.inf
+        self.watermark = -math.inf
+        self._next_sweep = -math.inf
+
+    # --- the stream ----------------------------------------------------------------------------------
+
+    def process(self, event: Event) -> list[Alert]:
+        """Alerts raised (or updated) by one event, including windows its time closed elsewhere."""
+        counters = self.counters
+        counters.events += 1
+        t = event_seconds(event.timestamp)
+        alerts: list[Alert] = []
+        if t > self.max_time:
+            self.max_time = t
+            mark = t - self.options.lateness
+            if mark > self.watermark:
+                self.watermark = mark
+                if mark > self.store.next_deadline() or mark >= self._next_sweep:
+                    alerts.extend(self._tick())
+        refs = self.match(event)
+        if not refs:
+            return alerts
+        counters.matched += len(refs)
+        doc = event.doc
+        late = t < self.watermark
+        silenced = self.silenced
+        for ref in refs:
+            if ref.id not in silenced:
+                alerts.append(self._base_alert(ref, event, doc))
+            feeds = self._feeds.get(ref.id)
+            if feeds:
+                if late:
+                    counters.late += 1
+                    continue
+                ids = (event.id,)
+                reader = key = None
+                for feed in feeds:  # sorted so that inputs grouped alike are read once
+                    if feed.key_of is not reader:
+                        reader = feed.key_of
+                        key = reader(doc)
+                    if key is None:
+                        counters.ungrouped += 1
+                        continue
+                    value = feed.value_of(doc) if feed.value_of is not None else None
+                    alerts += self._add(feed.index, key, (t, feed.position, value, ids), doc)
+        return alerts
+
+    def advance(self, watermark: float | str) -> list[Alert]:
+        """Move the watermark on without an event (a quiet stream still closes windows)."""
+        mark = event_seconds(watermark) if isinstance(watermark, str) else float(watermark)
+        if mark <= self.watermark:
+            return []
+        self.watermark = mark
+        self._next_sweep = -math.inf
+        return self._tick()
+
+    def flush(self) -> list[Alert]:
+        """End of stream: judge every open window now (absences still pending fire), then start empty."""
+        self.watermark = math.inf
+        alerts = self._tick()
+        self._reset_state()
+        return alerts
+
+    def _tick(self) -> list[Alert]:
+        mark = self.watermark
+        alerts: list[Alert] = []
+        for index, key, window in self.store.due(mark):
+            alerts.extend(self._close(index, key, window))
+        if mark >= self._next_sweep:
+            self.store.sweep(mark)
+            self.suppressor.expire(mark)
+            self._next_sweep = mark + SWEEP_EVERY
+        return alerts
+
+    def _close(self, index: int, key: GroupKey, window: Window) -> list[Alert]:
+        fired, deadline = close(self.correlations[index], window, self.watermark)
+        if deadline is not None:
+            self.store.arm(index, key, window, deadline)
+        elif not window.entries:
+            self.store.drop(index, key)
+        alerts: list[Alert] = []
+        for evidence in fired:
+            alerts.extend(self._fire(index, key, evidence, None))
+        return alerts
+
+    # --- correlation ---------------------------------------------------------------------------------
+
+    def _feed_result(
+        self,
+        index: int,
+        position: int,
+        t: float,
+        entity: Mapping[str, Any],
+        ids: tuple[str, ...],
+        doc: Mapping[str, Any] | None,
+    ) -> list[Alert]:
+        """An inner correlation's firing into an outer one: values read from the inner alert's entity."""
+        corr = self.correlations[index]
+        values: list[Hashable] = []
+        for name in corr.fields[position]:
+            value = entity.get(name)
+            if value is None:
+                self.counters.ungrouped += 1
+                return []
+            values.append(_group_value(value))
+        counted = corr.value_fields[position]
+        value = _group_value(entity.get(counted)) if counted is not None else None
+        return self._add(index, tuple(values), (t, position, value, ids), doc)
+
+    def _add(self, index: int, key: GroupKey, entry: Entry, doc: Mapping[str, Any] | None) -> list[Alert]:
+        corr = self.correlations[index]
+        if corr.trigger:
+            return self._fire(index, key, [entry], doc)
+        window = self.store.get(index, key)
+        if not corr.immediate:
+            deadline = add_closing(corr, window, entry)
+            if deadline is not None:
+                self.store.arm(index, key, window, deadline)
+            return []
+        alerts: list[Alert] = []
+        for evidence in add_immediate(corr, window, entry, self.options.lateness):
+            alerts.extend(self._fire(index, key, evidence, doc))
+        return alerts
+
+    def _fire(
+        self, index: int, key: GroupKey, evidence: list[Entry], doc: Mapping[str, Any] | None
+    ) -> list[Alert]:
+        corr = self.correlations[index]
+        self.counters.correlation_alerts += 1
+        if len(evidence) == 1:
+            ids = list(evidence[0][3])
+        else:
+            ids = list(dict.fromkeys(i for entry in evidence for i in entry[3]))
+        count = len(ids)
+        if count > self.options.max_evidence:
+            self.suppressor.evidence_truncated += count - self.options.max_evidence
+            ids = ids[: self.options.max_evidence]
+        first_time, last_time = evidence[0][0], evidence[-1][0]  # a slice of a time-ordered window
+        entity = {name: _thaw(v) for name, v in zip(corr.group_by, key, strict=True)}
+        alerts: list[Alert] = []
+        if corr.key not in self.silenced:
+            first = iso(first_time)
+            last = first if last_time == first_time else iso(last_time)
+            alert = Alert(
+                id=alert_id(corr.key, entity, first),
+                rule_id=corr.key,
+                rule_name=corr.name,
+                title=corr.title,
+                severity=corr.level,
+                entity=entity,
+                event_ids=ids,
+                tags=list(corr.tags),
+                first_seen=first,
+                last_seen=last,
+                count=count,
+                rule_type=corr.kind,
+                title_zh=corr.title_zh,
+            )
+            rule = self._corr_suppress[index]
+            alerts.append(self.suppressor.admit(alert, rule, self._values(rule, entity, doc), last_time))
+        consumers = self.consumers.get(corr.key)
+        if consumers:
+            chained = tuple(ids)
+            for outer, position in consumers:
+                alerts.extend(self._feed_result(outer, position, last_time, entity, chained, doc))
+        return alerts
+
+    # --- single-event alerts -------------------------------------------------------------------------
+
+    def _base_alert(self, ref: RuleInfo, event: Event, doc: Mapping[str, Any]) -> Alert:
+        self.counters.base_alerts += 1
+        entity = {}
+        for name, parts in _ENTITY_PARTS:
+            value = _walk(doc, parts)
+            if value is not None:
+                entity[name] = value
+        stamp = event.timestamp
+        alert = Alert(
+            id=event_alert_id(ref.id, event.id),
+            rule_id=ref.id,
+            rule_name=ref.name,
+            title=ref.title,
+            severity=ref.level,
+            entity=entity,
+            event_ids=[event.id],
+            tags=list(ref.tags),
+            first_seen=stamp,
+            last_seen=stamp,
+            count=1,
+        )
+        rule = self._base_suppress.get(ref.id)
+        if rule is None:
+            return alert
+        return self.suppressor.admit(alert, rule, self._values(rule, entity, doc), event_seconds(stamp))
+
+    @staticmethod
+    def _values(
+        rule: Suppression | None, entity: Mapping[str, Any], doc: Mapping[str, Any] | None
+    ) -> tuple[Hashable, ...]:
+        if rule is None:
+            return ()
+        return tuple(
+            _group_value(entity[name] if name in entity else (get(doc, name) if doc is not None else None))
+            for name in rule.fields
+        )
+
+    # --- state ---------------------------------------------------------------------------------------
+
+    def metrics(self) -> dict[str, int]:
+        """Counters for monitoring (events, matches, alerts, drops, evictions) and the window count."""
+        state = self.store.counters
+        return {
+            **asdict(self.counters),
+            "suppressed": self.suppressor.suppressed,
+            "suppression_evicted": self.suppressor.evicted,
+            "evidence_truncated": self.suppressor.evidence_truncated,
+            "groups": self.store.size,
+            **asdict(state),
+        }
+
+    def snapshot(self) -> bytes:
+        """The whole correlation state (windows, deadlines, suppression, time, counters) as bytes."""
+
+        def finite(x: float) -> float | None:
+            return x if math.isfinite(x) else None
+
+        return orjson.dumps(
+            {
+                "version": SNAPSHOT_VERSION,
+                "max_time": finite(self.max_time),
+                "watermark": finite(self.watermark),
+                "windows": self.store.to_state([c.key for c in self.correlations]),
+                "suppression": self.suppressor.to_state(),
+                "counters": asdict(self.counters),
+                "state_counters": asdict(self.store.counters),
+            }
+        )
+
+    def restore(self, data: bytes) -> None:
+        """Replace the state with a snapshot's; windows of correlations no longer loaded are dropped."""
+        try:
+            state = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise SnapshotError(f"snapshot is not JSON: {exc}") from exc
+        if not isinstance(state, dict) or state.get("version") != SNAPSHOT_VERSION:
+            found = state.get("version") if isinstance(state, dict) else None
+            raise SnapshotError(f"snapshot version {found!r} is not {SNAPSHOT_VERSION}")
+        counters = self.counters
+        try:
+            self._load(state)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            self._reset_state()
+            self.counters = counters
+            raise SnapshotError(f"snapshot is damaged ({type(exc).__name__}: {exc}); starting empty") from exc
+
+    def _load(self, state: dict[str, Any]) -> None:
+        self._reset_state()
+        self.store.counters = StateCounters(**state["state_counters"])
+        index_of = {c.key: i for i, c in enumerate(self.correlations)}
+        for index, window in self.store.load_state(state["windows"], index_of):
+            if self.correlations[index].immediate:
+                rebuild(self.correlations[index], window)
+        self.suppressor.load_state(state["suppression"])
+        self.counters = EngineCounters(**state["counters"])
+        self.max_time = state["max_time"] if state["max_time"] is not None else -math.inf
+        self.watermark = state["watermark"] if state["watermark"] is not None else -math.inf

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import orjson
 import typer
@@ -20,6 +20,9 @@ from egovops.config import ConfigError, Settings, load
 from secops.ingest.pipeline import InputError
 from secops.sources import UnknownFormat
 from secops.store import Store, StoreError, open_store
+
+if TYPE_CHECKING:
+    from secops.detection.detector import Detector
 
 
 class Exit(IntEnum):
@@ -139,3 +142,21 @@ def parse_fields(pairs: list[str]) -> dict[str, str]:
 def progress_wanted(as_json: bool) -> bool:
     return not as_json and err.is_terminal
 
+
+
+def open_detector(settings: Settings, store_url: str, *, keep_state: bool) -> Detector:
+    """The rules (built-in pack plus configured paths) with the case store that goes with `store_url`.
+
+    `keep_state`: restore and save the engine's windows (`serve`, `ingest --follow`), so a restart in
+    the middle of a brute force still fires; a one-off ingest starts afresh and closes them at the end.
+    """
+    from secops.detection.detector import Detector
+    from secops.detection.engine import EngineOptions
+    from secops.detection.ruleset import BUILTIN_RULES, RuleSet
+    from secops.incidents.cases import open_cases
+
+    ruleset = RuleSet.load([BUILTIN_RULES, *settings.detection.rules])
+    cases = open_cases(store_url, settings=settings.incidents)
+    options = EngineOptions(lateness=settings.detection.lateness)
+    state_path = settings.detection.state if keep_state else None
+    return Detector(ruleset, cases, options=options, state_path=state_path)

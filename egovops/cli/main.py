@@ -26,6 +26,7 @@ from egovops.cli.common import (
     emit_json,
     err,
     open_configured_store,
+    open_detector,
     out,
     progress_wanted,
     state,
@@ -40,7 +41,6 @@ from secops.sources.base import SourceOptions
 if TYPE_CHECKING:
     from typer._click import Command, Context  # typer 0.2x vendors click; its types live here
 
-    from secops.detection.detector import Detector
 
 _LAZY_GROUPS = {
     "rules": "egovops.cli.rules",
@@ -135,6 +135,8 @@ def ingest(
         if settings.detection.enabled if detect is None else detect:
             # --follow keeps windows across restarts like `serve`; a one-off run closes them at the end.
             detector = open_detector(settings, store.url, keep_state=follow)
+            if detector.warning:
+                err.print(f"[yellow]warning:[/] {detector.warning}")
         ingestor = Ingestor(
             store, ingest_options(settings, original), detector.observe if detector else None
         )
@@ -164,24 +166,6 @@ def ingest(
         raise typer.Exit(int(Exit.INPUT))
     if report.rejected:
         raise typer.Exit(int(Exit.PARTIAL))
-
-
-def open_detector(settings: Settings, store_url: str, *, keep_state: bool) -> Detector:
-    """The rules (built-in pack plus configured paths) with the case store that goes with `store_url`."""
-    from secops.detection.detector import Detector
-    from secops.detection.engine import EngineOptions
-    from secops.detection.ruleset import BUILTIN_RULES, RuleSet
-    from secops.incidents.cases import open_cases
-
-    ruleset = RuleSet.load([BUILTIN_RULES, *settings.detection.rules])
-    cases = open_cases(store_url, settings=settings.incidents)
-    options = EngineOptions(lateness=settings.detection.lateness)
-    detector = Detector(
-        ruleset, cases, options=options, state_path=settings.detection.state if keep_state else None
-    )
-    if detector.warning:
-        err.print(f"[yellow]warning:[/] {detector.warning}")
-    return detector
 
 
 def run_ingest(ingestor: Ingestor, paths: list[str], fmt: str | None, as_json: bool) -> IngestReport:

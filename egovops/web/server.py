@@ -19,7 +19,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi import Query as Param
 from fastapi.responses import HTMLResponse
 
-from egovops.cli.common import open_configured_store, parse_fields, parse_when
+from egovops.cli.common import open_configured_store, open_detector, parse_fields, parse_when
 from egovops.config import Settings
 from secops.ingest.follow import Follower
 from secops.ingest.pipeline import IngestOptions, Ingestor
@@ -45,10 +45,13 @@ def create_app(settings: Settings, store_url: str | None, inbox: Path, options: 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
         inbox.mkdir(parents=True, exist_ok=True)
+        store = open_configured_store(settings, store_url)
+        detector = open_detector(settings, store.url, keep_state=True) if settings.detection.enabled else None
         follower = Follower(
-            Ingestor(open_configured_store(settings, store_url), options), [inbox],
+            Ingestor(store, options, detector.observe if detector else None), [inbox],
             poll_interval=settings.ingest.poll_interval, idle_flush=settings.ingest.idle_flush,
         )
+        app.state.detector = detector
         worker = threading.Thread(target=follower.run, args=(stop,), name="inbox", daemon=True)
         worker.start()
         app.state.follower = follower
@@ -56,6 +59,9 @@ def create_app(settings: Settings, store_url: str | None, inbox: Path, options: 
         stop.set()
         worker.join(timeout=10)
         follower.store.close()
+        if detector is not None:
+            detector.finish(final=False)  # windows stay open in the saved state for the next start
+            detector.cases.close()
         shared.store.close()
 
     shared = Shared(open_configured_store(settings, store_url))

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from egovops.cli.common import Exit, JsonOpt, emit_json, fail, out
 from secops.detection.fixtures import run_fixtures
-from secops.detection.ruleset import BUILTIN_RULES, RuleSet, check
+from secops.detection.ruleset import BUILTIN_RULES, RuleSet, check, correlation_view
 
 app = typer.Typer(
     help="Sigma rules: list what loads, check every rule loads (or why not), run rule fixtures.",
@@ -66,16 +66,7 @@ def list_rules(paths: PathsArg = None, var: VarOpt = None, as_json: JsonOpt = Fa
         }
         for r in ruleset.rules
     ]
-    correlations = [
-        {
-            "id": str(c.id) if c.id else None,
-            "name": c.name,
-            "title": c.title,
-            "type": c.type.name.lower(),
-            "rules": [str(ref.reference) for ref in c.rules or ()],
-        }
-        for c in ruleset.correlations
-    ]
+    correlations = [correlation_view(c) for c in ruleset.correlations]
     if as_json:
         emit_json({"rules": rows, "correlations": correlations, "failed": len(ruleset.failed)})
         return
@@ -93,9 +84,9 @@ def list_rules(paths: PathsArg = None, var: VarOpt = None, as_json: JsonOpt = Fa
     out.print(table)
     if ruleset.correlations:
         corr = Table("name", "type", "rules", "title", title=f"{len(correlations)} correlations")
-        for item in ruleset.correlations:
-            refs = ", ".join(str(ref.reference) for ref in item.rules or ())
-            corr.add_row(item.name or str(item.id), item.type.name.lower(), refs, item.title)
+        for item in correlations:
+            name = item["name"] or str(item["id"])
+            corr.add_row(name, item["type"], ", ".join(item["rules"]), item["title"])
         out.print(corr)
     if ruleset.failed:
         out.print(f"{len(ruleset.failed)} rules did not load: `egovops rules check` says why")

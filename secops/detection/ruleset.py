@@ -22,8 +22,17 @@ from sigma.rule import SigmaRule
 
 from secops.detection import ir
 from secops.detection.compile import Dispatch, Matchers, Predicate
+from secops.detection.correlate_absence import (
+    ABSENCE_TYPE,
+    AbsenceRule,
+    AbsenceRuleError,
+    is_absence,
+    parse_absence,
+)
 from secops.detection.pipelines import find_logsource, pipeline
 from secops.events import Event
+
+AnyCorrelation = SigmaCorrelationRule | AbsenceRule
 
 BUILTIN_RULES = Path(__file__).with_name("rules")
 """The built-in rule pack for a city SOC."""
@@ -88,7 +97,7 @@ class RuleSet:
     def __init__(
         self,
         rules: list[CompiledRule],
-        correlations: list[SigmaCorrelationRule],
+        correlations: list[AnyCorrelation],
         failed: list[RuleFailure],
         matchers: Matchers,
     ) -> None:
@@ -141,6 +150,24 @@ class RuleSet:
         return _Loader(variables).load(paths)
 
 
+def correlation_path(rule: AnyCorrelation) -> str | None:
+    if isinstance(rule, AbsenceRule):
+        return rule.path or None
+    return str(rule.source.path) if rule.source else None
+
+
+def correlation_view(rule: AnyCorrelation) -> dict[str, Any]:
+    """What `rules list` shows of a correlation, Sigma's or our absence type alike."""
+    kind: str
+    if isinstance(rule, AbsenceRule):
+        kind, refs = ABSENCE_TYPE, list(rule.rules)
+    else:
+        kind = rule.type.name.lower()
+        refs = [ref if isinstance(ref, str) else str(ref.reference) for ref in rule.rules or ()]
+    return {"id": str(rule.id) if rule.id else None, "name": rule.name, "title": rule.title,
+            "type": kind, "rules": refs}
+
+
 # --- loading ------------------------------------------------------------------------------------------
 
 
@@ -177,6 +204,7 @@ class _Loader:
         self.pipeline = pipeline(variables)
         self.failed: list[RuleFailure] = []
         self.paths: dict[int, tuple[Path, int]] = {}
+        self.absences: list[AbsenceRule] = []
 
     def load(self, paths: Iterable[str | Path]) -> RuleSet:
         collections = [c for c in (self._read(path) for path in rule_files(paths)) if c is not None]
@@ -194,12 +222,13 @@ class _Loader:
                 else:
                     compiled.append(result[0])
                     programs.append(result[1])
-        correlations = [
+        correlations: list[AnyCorrelation] = [
             c
             for rule in merged.rules
             if isinstance(rule, SigmaCorrelationRule)
             if (c := self._correlation(rule, merged, broken)) is not None
         ]
+        correlations.extend(self.absences)
         matchers = Matchers(programs)
         for done in compiled:
             for dataset in done.datasets:
@@ -229,9 +258,20 @@ class _Loader:
                     RuleFailure(str(path), None, f"YAML document {number} is a {kind}, not a rule")
                 )
                 return None
+        sigma_documents = []
+        for number, document in enumerate(documents, start=1):
+            if document is not None and is_absence(document):
+                # Our own correlation type, which pySigma does not know: parsed here, run by the engine.
+                try:
+                    self.absences.append(parse_absence(document, str(path)))
+                except AbsenceRuleError as exc:
+                    title = document.get("title") if isinstance(document.get("title"), str) else None
+                    self.failed.append(RuleFailure(str(path), title, f"document {number}: {exc}"))
+            else:
+                sigma_documents.append(document)
         try:
             collection = SigmaCollection.from_dicts(
-                documents,
+                sigma_documents,
                 collect_errors=True,
                 source=SigmaRuleLocation(path),
                 collect_filters=True,
@@ -239,6 +279,10 @@ class _Loader:
             )
         except SigmaError as exc:
             self.failed.append(RuleFailure(str(path), None, _reason(exc)))
+            return None
+        except Exception as exc:
+            reason = f"pySigma cannot read it ({type(exc).__name__}: {exc}); check the correlation type"
+            self.failed.append(RuleFailure(str(path), None, reason))
             return None
         for error in collection.errors:
             if not any(error in rule.errors for rule in collection.rules):
@@ -322,7 +366,7 @@ def check(
     ]
     rows += [
         {
-            "path": str(rule.source.path) if rule.source else None,
+            "path": correlation_path(rule),
             "id": str(rule.id) if rule.id else None,
             "title": rule.title,
             "kind": "correlation",

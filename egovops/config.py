@@ -11,7 +11,6 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -21,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from secops.events import known_zone
 from secops.incidents.settings import IncidentSettings
 
 CONFIG_NAME = "egovops.toml"
@@ -49,14 +49,7 @@ class IngestSettings(_Section):
     timezone: str = Field("Asia/Shanghai", description="zone for timestamps that carry none (RFC 3164)")
     observer: str | None = Field(None, description="observer.hostname; default: this machine's name")
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Asia/Shanghai") from exc
-        return value
+    _known_zone = field_validator("timezone")(known_zone)
 
 
 class RetentionSettings(_Section):

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
@@ -210,6 +211,15 @@ def stamp_time(doc: Doc, moment: datetime) -> None:
     zone = format_offset(moment)
     if zone is not None:
         put(doc, "event.timezone", zone)
+
+
+def known_zone(name: str) -> str:
+    """`name` if it is an IANA time zone this machine knows, else ValueError saying what to write."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}; use an IANA name such as Asia/Shanghai") from exc
+    return name
 
 
 def utc_now() -> datetime:

@@ -10,7 +10,6 @@ use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 mod coalesce;
 mod doc;
 mod framer;
-mod gbk;
 mod pytext;
 mod record;
 mod tables;

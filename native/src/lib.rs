@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 mod auditd;
 #[cfg(feature = "suricata")]
 mod suricata;
+mod text;
 
 #[pymodule]
 fn egovops_native(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -10,9 +10,10 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from secops.events import known_zone
 
 _SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw]?)$")
 _UNITS = {"": "seconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -72,14 +73,7 @@ class IncidentSettings(_Section):
         timedelta(minutes=5), description="packets this long before/after a flow's events are kept"
     )
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Asia/Shanghai") from exc
-        return value
+    _known_zone = field_validator("timezone")(known_zone)
 
     @field_validator("sla", mode="after")
     @classmethod

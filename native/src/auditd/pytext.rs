@@ -363,17 +363,7 @@ pub fn lower(s: &str) -> Cow<'_, str> {
     }
 }
 
-/// `secops.events.decode`: UTF-8, else GBK (as Python's strict `gbk` codec reads it), else UTF-8 with
-/// U+FFFD for the invalid bytes.
-pub fn decode(raw: &[u8]) -> Cow<'_, str> {
-    if let Ok(text) = std::str::from_utf8(raw) {
-        return Cow::Borrowed(text);
-    }
-    match super::gbk::decode(raw) {
-        Some(text) => Cow::Owned(text),
-        None => String::from_utf8_lossy(raw),
-    }
-}
+pub use crate::text::decode;
 
 /// `decode` into an owned-or-borrowed text with the lifetime of `raw`'s owner (for hex-decoded values).
 pub fn decode_owned(raw: Vec<u8>) -> String {

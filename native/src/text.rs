@@ -1,9 +1,24 @@
-//! Python's strict `gbk` codec: ASCII bytes and two-byte sequences only (lead 0x81-0xFE, trail 0x40-0xFE
-//! but 0x7F). encoding_rs's GBK is the WHATWG decoder, which also takes GB18030's four-byte sequences and a
-//! lone 0x80 and maps the user-defined areas Python rejects; those are refused here first.
+//! `secops.events.decode` for both parsers: UTF-8, then GBK (logs from Chinese systems), then UTF-8 with
+//! U+FFFD for the invalid bytes.
+//!
+//! GBK means Python's strict `gbk` codec: ASCII bytes and two-byte sequences only (lead 0x81-0xFE, trail
+//! 0x40-0xFE but 0x7F). encoding_rs's GBK is the WHATWG decoder, which also takes GB18030's four-byte
+//! sequences and a lone 0x80 and maps the user-defined areas Python rejects; those are refused here first.
+use std::borrow::Cow;
+
+/// Decode log bytes as the Python reference does; never fails.
+pub fn decode(raw: &[u8]) -> Cow<'_, str> {
+    if let Ok(text) = std::str::from_utf8(raw) {
+        return Cow::Borrowed(text);
+    }
+    match python_gbk(raw) {
+        Some(text) => Cow::Owned(text),
+        None => String::from_utf8_lossy(raw),
+    }
+}
 
 /// The text, or None where Python's `bytes.decode("gbk")` raises.
-pub fn decode(raw: &[u8]) -> Option<String> {
+pub fn python_gbk(raw: &[u8]) -> Option<String> {
     let mut i = 0;
     while i < raw.len() {
         let lead = raw[i];

@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"auditd: {records:,} records ({result['mb']} MB) -> {events:,} events, {rejected} rejected; "
           f"calibration loop {calibration:.3f} s")
-    print(f"  source only:         {records / seconds:>7,.0f} records/s "
+    print(f"  Python reference:    {records / seconds:>7,.0f} records/s "
           f"({seconds / records * 1e6:.1f} µs/record CPU)")
     if "pipeline" in result:
         print(f"  end to end (SQLite): {records / total:>7,.0f} records/s "

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import uvicorn
@@ -24,6 +24,9 @@ from egovops.config import Settings
 from secops.ingest.follow import Follower
 from secops.ingest.pipeline import IngestOptions, Ingestor
 from secops.store import Query, Store
+
+if TYPE_CHECKING:
+    from secops.incidents.cases import CaseStore
 
 
 class Shared:
@@ -65,6 +68,12 @@ def create_app(settings: Settings, store_url: str | None, inbox: Path, options: 
         shared.store.close()
 
     shared = Shared(open_configured_store(settings, store_url))
+
+    def cases() -> CaseStore:
+        from secops.incidents.cases import open_cases
+
+        return open_cases(shared.store.url, settings=settings.incidents)
+
     app = FastAPI(title="egovops", version="0.1.0", lifespan=lifespan)
 
     @app.get("/healthz")
@@ -103,6 +112,59 @@ def create_app(settings: Settings, store_url: str | None, inbox: Path, options: 
     def ingest_status() -> dict[str, Any]:
         follower: Follower = app.state.follower
         return {**follower.report.as_dict(), "problems": {str(k): v for k, v in follower.problems.items()}}
+
+    @app.get("/api/alerts")
+    def alerts(
+        since: str | None = None,
+        severity: str | None = None,
+        rule: str | None = None,
+        incident: int | None = None,
+        limit: Annotated[int, Param(ge=1, le=1000)] = 100,
+    ) -> list[dict[str, Any]]:
+        """Alerts, most recent first (the same rows as `egovops alerts list --json`)."""
+        from secops.detection.alerts import SEVERITIES
+        from secops.incidents.report import alert_view
+
+        if severity is not None and severity not in SEVERITIES:
+            raise HTTPException(status_code=400, detail=f"severity must be one of {', '.join(SEVERITIES)}")
+        try:
+            when = parse_when(since)
+        except typer.BadParameter as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from exc
+        with cases() as store:
+            rows = store.alerts(since=when, min_severity=severity, rule=rule, incident=incident, limit=limit)
+            return [alert_view(row, row.incident_id) for row in rows]
+
+    @app.get("/api/incidents")
+    def incidents(
+        state: Annotated[list[str] | None, Param()] = None,
+        limit: Annotated[int, Param(ge=1, le=1000)] = 100,
+    ) -> list[dict[str, Any]]:
+        """Incidents with state, severity, entities and SLA flags (as `egovops incidents list --json`)."""
+        from secops.incidents.errors import CaseError
+        from secops.incidents.report import incident_summary
+        from secops.incidents.states import parse_state
+
+        try:
+            wanted = [parse_state(s).value for s in state or []]
+        except CaseError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from exc
+        with cases() as store:
+            now = store.clock()
+            rows = store.incidents(states=wanted, limit=limit)
+            return [incident_summary(row, store.settings, now) for row in rows]
+
+    @app.get("/api/incidents/{number}")
+    def incident(number: int) -> dict[str, Any]:
+        """One incident whole: alerts, transitions, notes, notifications, evidence, SLA clocks."""
+        from secops.incidents.errors import CaseNotFoundError
+        from secops.incidents.report import incident_detail
+
+        with cases() as store:
+            try:
+                return incident_detail(store.incident(number), store.settings, store.clock())
+            except CaseNotFoundError as exc:
+                raise HTTPException(status_code=404, detail=str(exc)) from exc
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:

@@ -65,6 +65,18 @@ def test_serve_ingests_the_inbox_and_answers_the_api(tmp_path: Path) -> None:
         assert (tmp_path / "var" / "egovops.db").is_file(), "the embedded SQLite store under ./var/"
         assert status == 200 and found["total"] == 12 and len(found["events"]) == 5
         assert bad_status == 400 and "yesterday-ish" in bad["detail"]
+
+        # Detection ran on what the inbox brought: IDS alerts, grouped into one incident by source.
+        alerts = wait_for(f"{base}/api/alerts", lambda body: len(body) > 0)
+        assert {a["entity"].get("source.ip") for a in alerts} == {"203.0.113.7"}
+        assert all(len(a["event_ids"]) >= 1 and a["rule_id"] for a in alerts)
+        status, incidents = get(f"{base}/api/incidents")
+        assert status == 200 and [i["state"] for i in incidents] == ["new"]
+        status, detail = get(f"{base}/api/incidents/{incidents[0]['id']}")
+        assert status == 200 and {a["id"] for a in detail["alerts"]} == {a["id"] for a in alerts}
+        assert get(f"{base}/api/incidents/9999")[0] == 404
+        assert get(f"{base}/api/alerts?severity=dreadful")[0] == 400
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
+    assert (tmp_path / "var" / "detection.state").is_file(), "serve keeps its windows for the next start"

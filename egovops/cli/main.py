@@ -46,6 +46,7 @@ _LAZY_GROUPS = {
     "rules": "egovops.cli.rules",
     "alerts": "egovops.cli.alerts",
     "incidents": "egovops.cli.incidents",
+    "hunt": "egovops.cli.hunt",
 }
 """Command groups imported when used: they pull in pySigma and SQLAlchemy, which `ingest` does not need."""
 
@@ -153,14 +154,15 @@ def ingest(
                 detector.cases.close()
     result = report.as_dict()
     if detector is not None:
-        result["alerts"] = detector.alerts
+        result["alerts"] = len(detector.alert_ids)
         result["incidents"] = sorted(detector.incidents)
     if as_json:
         emit_json(result)
     else:
         render_report(report)
         if detector is not None:
-            out.print(f"detection: {detector.alerts} alerts, {len(detector.incidents)} incidents touched "
+            alerts, incidents = len(detector.alert_ids), len(detector.incidents)
+            out.print(f"detection: {alerts} alerts, {incidents} incidents touched "
                       "(`egovops alerts list`, `egovops incidents list`)")
     if report.errors:
         raise typer.Exit(int(Exit.INPUT))

@@ -33,7 +33,7 @@ class Detector:
         self.cases = cases
         self.engine = Engine(ruleset, options)
         self.state_path = state_path
-        self.alerts = 0
+        self.alert_ids: set[str] = set()  # distinct alerts (a suppressed repeat comes back updated)
         self.incidents: set[int] = set()
         self.warning = ""
         if state_path is not None and state_path.exists():
@@ -62,7 +62,7 @@ class Detector:
 
     def _record(self, alerts: list[Alert]) -> None:
         if alerts:
-            self.alerts += len(alerts)
+            self.alert_ids.update(alert.id for alert in alerts)
             self.incidents.update(record_alerts(self.cases, alerts))
 
     def _save(self) -> None:

@@ -47,6 +47,8 @@ def create_app(settings: Settings, store_url: str | None, inbox: Path, options: 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
+        from secops.incidents.cases import open_cases
+
         inbox.mkdir(parents=True, exist_ok=True)
         store = open_configured_store(settings, store_url)
         detector = open_detector(settings, store.url, keep_state=True) if settings.detection.enabled else None
@@ -54,7 +56,7 @@ def create_app(settings: Settings, store_url: str | None, inbox: Path, options: 
             Ingestor(store, options, detector.observe if detector else None), [inbox],
             poll_interval=settings.ingest.poll_interval, idle_flush=settings.ingest.idle_flush,
         )
-        app.state.detector = detector
+        app.state.cases = open_cases(shared.store.url, settings=settings.incidents)  # one for all requests
         worker = threading.Thread(target=follower.run, args=(stop,), name="inbox", daemon=True)
         worker.start()
         app.state.follower = follower
@@ -65,14 +67,15 @@ def create_app(settings: Settings, store_url: str | None, inbox: Path, options: 
         if detector is not None:
             detector.finish(final=False)  # windows stay open in the saved state for the next start
             detector.cases.close()
+        app.state.cases.close()
         shared.store.close()
 
     shared = Shared(open_configured_store(settings, store_url))
 
     def cases() -> CaseStore:
-        from secops.incidents.cases import open_cases
-
-        return open_cases(shared.store.url, settings=settings.incidents)
+        """The case store the lifespan opened once for every request (SQLAlchemy pools its connections)."""
+        store: CaseStore = app.state.cases
+        return store
 
     app = FastAPI(title="egovops", version="0.1.0", lifespan=lifespan)
 
@@ -131,9 +134,8 @@ def create_app(settings: Settings, store_url: str | None, inbox: Path, options: 
             when = parse_when(since)
         except typer.BadParameter as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from exc
-        with cases() as store:
-            rows = store.alerts(since=when, min_severity=severity, rule=rule, incident=incident, limit=limit)
-            return [alert_view(row, row.incident_id) for row in rows]
+        rows = cases().alerts(since=when, min_severity=severity, rule=rule, incident=incident, limit=limit)
+        return [alert_view(row, row.incident_id) for row in rows]
 
     @app.get("/api/incidents")
     def incidents(
@@ -149,10 +151,10 @@ def create_app(settings: Settings, store_url: str | None, inbox: Path, options: 
             wanted = [parse_state(s).value for s in state or []]
         except CaseError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from exc
-        with cases() as store:
-            now = store.clock()
-            rows = store.incidents(states=wanted, limit=limit)
-            return [incident_summary(row, store.settings, now) for row in rows]
+        store = cases()
+        now = store.clock()
+        rows = store.incidents(states=wanted, limit=limit)
+        return [incident_summary(row, store.settings, now) for row in rows]
 
     @app.get("/api/incidents/{number}")
     def incident(number: int) -> dict[str, Any]:
@@ -160,11 +162,11 @@ def create_app(settings: Settings, store_url: str | None, inbox: Path, options: 
         from secops.incidents.errors import CaseNotFoundError
         from secops.incidents.report import incident_detail
 
-        with cases() as store:
-            try:
-                return incident_detail(store.incident(number), store.settings, store.clock())
-            except CaseNotFoundError as exc:
-                raise HTTPException(status_code=404, detail=str(exc)) from exc
+        store = cases()
+        try:
+            return incident_detail(store.incident(number), store.settings, store.clock())
+        except CaseNotFoundError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from exc
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:

@@ -4,11 +4,13 @@
 through the streaming engine, and its alerts are upserted into the case store and grouped into incidents.
 A one-off ingest closes every window at the end (`finish(final=True)`), so correlations over a file fire
 when the file has been read; `serve` keeps its windows open across polls and saves the engine's state
-after each batch, so a restart in the middle of a brute force still fires.
+at most every `save_every` seconds and when it stops, so a restart in the middle of a brute force still
+fires (a snapshot of a million windows takes seconds: taking one per stored batch would stall ingest).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,11 +30,14 @@ class Detector:
         *,
         options: EngineOptions | None = None,
         state_path: Path | None = None,
+        save_every: float = 10.0,
     ) -> None:
         self.ruleset = ruleset
         self.cases = cases
         self.engine = Engine(ruleset, options)
         self.state_path = state_path
+        self.save_every = save_every
+        self.saved_at = time.monotonic()
         self.alert_ids: set[str] = set()  # distinct alerts (a suppressed repeat comes back updated)
         self.incidents: set[int] = set()
         self.warning = ""
@@ -50,7 +55,7 @@ class Detector:
         for event in events:
             fired.extend(process(event))
         self._record(fired)
-        if self.state_path is not None:
+        if self.state_path is not None and time.monotonic() - self.saved_at >= self.save_every:
             self._save()
 
     def finish(self, *, final: bool) -> None:
@@ -71,3 +76,4 @@ class Detector:
         partial = self.state_path.with_suffix(".partial")
         partial.write_bytes(self.engine.snapshot())
         partial.replace(self.state_path)  # a crash leaves the old state or the new, never half of one
+        self.saved_at = time.monotonic()

@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 mod auditd;
 #[cfg(feature = "suricata")]
 mod suricata;
+mod jsonw;
 mod text;
 
 #[pymodule]

@@ -511,7 +511,7 @@ impl Json<'_> {
 
     fn str(&mut self, key: &str, value: &str) {
         self.key(key);
-        write_str(value, self.out);
+        write_str(self.out, value);
     }
 
     /// `value.lower()` as a string field.
@@ -522,9 +522,9 @@ impl Json<'_> {
             let lowered = &mut buffer[..value.len()];
             lowered.copy_from_slice(value.as_bytes());
             lowered.make_ascii_lowercase();
-            write_str(std::str::from_utf8(lowered).expect("ASCII"), self.out);
+            write_str(self.out, std::str::from_utf8(lowered).expect("ASCII"));
         } else {
-            write_str(&pytext::lower(value), self.out);
+            write_str(self.out, &pytext::lower(value));
         }
     }
 
@@ -551,7 +551,7 @@ impl Json<'_> {
             if i > 0 {
                 self.out.push(',');
             }
-            write_str(item, self.out);
+            write_str(self.out, item);
         }
         self.out.push(']');
     }
@@ -640,7 +640,7 @@ fn document(
     json.out.push('{');
     json.key("@timestamp");
     let at = json.out.len() + 1 - start;
-    write_str(timestamp.as_str(), json.out);
+    write_str(json.out, timestamp.as_str());
     let timestamp_range = at..json.out.len() - 1 - start;
 
     json.open("event");

@@ -1,7 +1,7 @@
 //! A small ordered JSON object that borrows its text from the record it was read from, with Python's
 //! dict semantics where the reference relies on them (assigning an existing key keeps its place).
 use std::borrow::Cow;
-use std::fmt::Write;
+pub use crate::jsonw::write_str;
 
 pub type Text<'a> = Cow<'a, str>;
 
@@ -120,7 +120,7 @@ pub fn write_obj(obj: &Obj<'_>, out: &mut String) {
         if i > 0 {
             out.push(',');
         }
-        write_str(key, out);
+        write_str(out, key);
         out.push(':');
         write_val(value, out);
     }
@@ -129,81 +129,9 @@ pub fn write_obj(obj: &Obj<'_>, out: &mut String) {
 
 fn write_val(value: &Val<'_>, out: &mut String) {
     match value {
-        Val::Str(s) => write_str(s, out),
+        Val::Str(s) => write_str(out, s),
         Val::Obj(o) => write_obj(o, out),
     }
-}
-
-/// Whether `bytes` holds a control character other than `\n` (the lines of a multi-line record), a word
-/// at a time ("determine if a word has a byte less than n", Bit Twiddling Hacks).
-fn has_control(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let odd = |b: &u8| *b < 0x20 && *b != b'\n';
-    let mut words = bytes.chunks_exact(8);
-    let found = words.by_ref().any(|word| {
-        let x = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-        x.wrapping_sub(ONES * 0x20) & !x & HIGHS != 0 && word.iter().any(odd)
-    });
-    found || words.remainder().iter().any(odd)
-}
-
-/// The bytes a JSON string cannot hold as they are: control characters, `"` and `\\`.
-static SPECIAL: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        table[b] = true;
-        b += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
-
-/// A JSON string: quotes, backslashes and control characters escaped, other text as UTF-8.
-pub fn write_str(s: &str, out: &mut String) {
-    let bytes = s.as_bytes();
-    if bytes.len() < 24 && !bytes.iter().any(|&b| SPECIAL[b as usize]) {
-        out.push('"');
-        out.push_str(s);
-        out.push('"');
-        return;
-    }
-    out.push('"');
-    let mut start = 0;
-    if bytes.len() >= 24 && !has_control(bytes) {
-        // Long text (a raw record): find what to escape with memchr's vector search.
-        for i in memchr::memchr3_iter(b'"', b'\\', b'\n', bytes) {
-            out.push_str(&s[start..i]);
-            out.push_str(match bytes[i] {
-                b'"' => "\\\"",
-                b'\\' => "\\\\",
-                _ => "\\n",
-            });
-            start = i + 1;
-        }
-    } else {
-        for (i, &b) in bytes.iter().enumerate() {
-            if !SPECIAL[b as usize] {
-                continue;
-            }
-            out.push_str(&s[start..i]);
-            match b {
-                b'"' => out.push_str("\\\""),
-                b'\\' => out.push_str("\\\\"),
-                b'\n' => out.push_str("\\n"),
-                b'\r' => out.push_str("\\r"),
-                b'\t' => out.push_str("\\t"),
-                _ => {
-                    let _ = write!(out, "\\u{b:04x}");
-                }
-            }
-            start = i + 1;
-        }
-    }
-    out.push_str(&s[start..]);
-    out.push('"');
 }
 
 #[cfg(test)]
@@ -225,13 +153,13 @@ mod tests {
     #[test]
     fn strings_are_escaped() {
         let mut out = String::new();
-        write_str("a\"\\\u{1}\n中", &mut out);
+        write_str(&mut out, "a\"\\\u{1}\n中");
         assert_eq!(out, "\"a\\\"\\\\\\u0001\\n中\"");
         out.clear();
-        write_str("中文中文中文中文 plain", &mut out);
+        write_str(&mut out, "中文中文中文中文 plain");
         assert_eq!(out, "\"中文中文中文中文 plain\"");
         out.clear();
-        write_str("0123456789\"abcdefghijkl\\", &mut out);
+        write_str(&mut out, "0123456789\"abcdefghijkl\\");
         assert_eq!(out, "\"0123456789\\\"abcdefghijkl\\\\\"");
     }
 }

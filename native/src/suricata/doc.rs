@@ -4,7 +4,8 @@
 //! Key order differs from the reference's dicts in places; documents are compared as dicts.
 use std::borrow::Cow;
 
-use super::json::{special, write_object, write_str, Object};
+use super::json::{write_object, Object};
+use crate::jsonw::{special, write_str};
 
 pub type Text<'a> = Cow<'a, str>;
 

@@ -7,6 +7,8 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
+use crate::jsonw::{special, write_str};
+
 /// The depth orjson allows (its patched yyjson refuses the 1025th nested container).
 const DEPTH_LIMIT: usize = 1024;
 
@@ -166,23 +168,6 @@ impl JsonError {
 
 const NOT_END: &str = "unexpected end of data";
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// The bytes of `word` that are zero, as their high bits (exact up to the first one).
-#[inline]
-fn zero_bytes(word: u64) -> u64 {
-    word.wrapping_sub(ONES) & !word & HIGHS
-}
-
-/// The bytes of `word` that end a run of plain string content: `"`, `\\` or a control character.
-#[inline]
-fn special_bytes(word: u64) -> u64 {
-    zero_bytes(word ^ (ONES * b'"' as u64))
-        | zero_bytes(word ^ (ONES * b'\\' as u64))
-        | (word.wrapping_sub(ONES * 0x20) & !word & HIGHS)
-}
-
 /// Length and first bytes of a key: equal keys have equal signatures.
 #[inline]
 fn signature(key: &str) -> u64 {
@@ -192,23 +177,6 @@ fn signature(key: &str) -> u64 {
     head[..n].copy_from_slice(&bytes[..n]);
     head[7] = bytes.len() as u8;
     u64::from_le_bytes(head)
-}
-
-/// The first index from `i` holding `"`, `\\` or a control character (or the length), eight bytes at
-/// a time.
-#[inline]
-pub fn special(bytes: &[u8], mut i: usize) -> usize {
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let found = special_bytes(u64::from_le_bytes(chunk.try_into().unwrap_or_default()));
-        if found != 0 {
-            return i + (found.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while i < bytes.len() && !matches!(bytes[i], b'"' | b'\\' | 0..=0x1F) {
-        i += 1;
-    }
-    i
 }
 
 /// Parse one JSON document the way `orjson.loads` does.
@@ -794,41 +762,9 @@ fn write_plain(out: &mut String, text: &str) {
     out.push('"');
 }
 
-pub fn write_str(out: &mut String, text: &str) {
-    let bytes = text.as_bytes();
-    out.reserve(text.len() + 2);
-    out.push('"');
-    let mut run = 0;
-    let mut i = special(bytes, 0);
-    while let Some(&b) = bytes.get(i) {
-        out.push_str(&text[run..i]);
-        // Two-character escapes pushed as characters: no call for the one or two bytes.
-        let short = match b {
-            b'"' => '"',
-            b'\\' => '\\',
-            b'\n' => 'n',
-            b'\r' => 'r',
-            b'\t' => 't',
-            0x08 => 'b',
-            0x0C => 'f',
-            _ => '\0',
-        };
-        if short == '\0' {
-            let _ = write!(out, "\\u{b:04x}");
-        } else {
-            out.push('\\');
-            out.push(short);
-        }
-        run = i + 1;
-        i = special(bytes, run);
-    }
-    out.push_str(&text[run..]);
-    out.push('"');
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+use super::*;
 
     fn error(text: &str) -> String {
         parse(text)

@@ -22,6 +22,7 @@ from pydantic_settings import (
 
 from secops.events import known_zone
 from secops.incidents.settings import IncidentSettings
+from secops.response.settings import ResponseSettings
 
 CONFIG_NAME = "egovops.toml"
 
@@ -80,6 +81,7 @@ class Settings(BaseSettings):
     serve: ServeSettings = Field(default_factory=ServeSettings)
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     incidents: IncidentSettings = Field(default_factory=IncidentSettings)
+    response: ResponseSettings = Field(default_factory=ResponseSettings)
 
     @classmethod
     def settings_customise_sources(

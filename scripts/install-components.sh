@@ -13,6 +13,7 @@ APT_PACKAGES=(
   openjdk-17-jre-headless     # Elasticsearch runs on the machine's JDK
   maven                       # resolves Elasticsearch's integ-test zip from Maven Central
   sqlite3
+  nftables openssh-server     # response actions: nft-deny in a namespace; the real sshd of the loop test
 )
 
 missing=()

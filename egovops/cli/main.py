@@ -47,6 +47,7 @@ _LAZY_GROUPS = {
     "alerts": "egovops.cli.alerts",
     "incidents": "egovops.cli.incidents",
     "hunt": "egovops.cli.hunt",
+    "respond": "egovops.cli.respond",
 }
 """Command groups imported when used: they pull in pySigma and SQLAlchemy, which `ingest` does not need."""
 

@@ -5,6 +5,8 @@ parsing, no keep-alive, every path answered by a tiny CGI), so replaying `corpor
 CRS's own verdicts. A marker rule logs a unique request header, which lets a test cut the audit log into
 the entries each request produced. Two session instances write the two audit-log formats egovops reads:
 native Serial and JSON; a third, started on demand, writes the Concurrent layout (index + storage dir).
+An instance started with a `blocklist` denies (403, phase 1) every client address listed in that file,
+read with `@ipMatchFromFile`: the block list egovops' `waf-block` response action edits.
 """
 
 from __future__ import annotations
@@ -35,10 +37,17 @@ MODSEC_RECOMMENDED = Path("/etc/modsecurity/modsecurity.conf-recommended")
 MARKER_HEADER = "X-Egovops-Marker"
 MARKER_RULE = "9999990"
 """Rule id of the marker rule; its message is the marker value, so parsed events show the cut points."""
+BLOCKLIST_RULE = "9999991"
+"""Rule id of the block-list deny rule; above the ids a marker removes, so it applies to markers too."""
 
 APACHE_TIMEOUT = 10
 CLIENT_TIMEOUT = 2.0
 """Below Apache's `Timeout`: a request that leaves its body short is cut by the client, not the server."""
+
+BLOCKLIST_CONF = """\
+SecRule REMOTE_ADDR "@ipMatchFromFile {blocklist}" \\
+    "id:{rule},phase:1,deny,status:403,t:none,log,auditlog,msg:'client address on the egovops block list'"
+"""
 
 CGI = "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'\n"
 
@@ -91,7 +100,7 @@ SecAuditLogFileMode 0644
 # The marker is logged and then spares its request the CRS: markers add only Apache's own work.
 SecRule REQUEST_HEADERS:{marker_header} "@rx ^.*$" \\
     "id:{marker_rule},phase:1,pass,t:none,log,auditlog,msg:'%{{MATCHED_VAR}}',ctl:ruleRemoveById=1-9999989"
-SecAction "id:900000,phase:1,nolog,pass,t:none,setvar:tx.paranoia_level={paranoia}"
+{blocklist_rule}SecAction "id:900000,phase:1,nolog,pass,t:none,setvar:tx.paranoia_level={paranoia}"
 SecAction "id:900001,phase:1,nolog,pass,t:none,setvar:tx.executing_paranoia_level={paranoia}"
 Include {crs_setup}
 Include {crs_rules}/*.conf
@@ -113,6 +122,8 @@ class Waf:
     port: int
     log_type: str
     log_format: str
+    apache: str = "apache2"
+    blocklist: Path | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -124,14 +135,21 @@ class Waf:
     def storage_dir(self) -> Path:
         return self.root / "audit"
 
-    def send(self, request: bytes, timeout: float = CLIENT_TIMEOUT) -> bytes:
-        """Send raw bytes, return the raw answer (empty when the server said nothing before `timeout`).
+    @property
+    def reload_command(self) -> list[str]:
+        """Apache's graceful restart of this instance: it re-reads its configuration (and block list)."""
+        return [self.apache, "-f", str(self.root / "httpd.conf"), "-k", "graceful"]
+
+    def send(self, request: bytes, timeout: float = CLIENT_TIMEOUT, source: str = "127.0.0.1") -> bytes:
+        """Send raw bytes from the loopback address `source`, return the raw answer (empty when the
+        server said nothing before `timeout`).
 
         Reads until the server closes: with keep-alive off Apache closes after its logging phase, so
         when this returns the transaction's audit entry is written.
         """
         chunks: list[bytes] = []
-        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as conn:
+        address = ("127.0.0.1", self.port)
+        with socket.create_connection(address, timeout=timeout, source_address=(source, 0)) as conn:
             conn.sendall(request)
             deadline = time.monotonic() + timeout
             try:
@@ -170,11 +188,16 @@ class Waf:
 
 
 def start_waf(
-    log_type: str = "Serial", log_format: str = "Native", paranoia: int = 4, engine: str = "DetectionOnly"
+    log_type: str = "Serial",
+    log_format: str = "Native",
+    paranoia: int = 4,
+    engine: str = "DetectionOnly",
+    blocklist: bool = False,
 ) -> Waf:
     """Write a private httpd.conf under a fresh directory and start Apache in the foreground on it.
 
     `engine` On makes the CRS block (anomaly score over the threshold → 403, `Action: Intercepted`).
+    `blocklist` adds the deny rule over `ROOT/blocklist.txt` (created empty), as `Waf.blocklist`.
     """
     apache = require_binary("apache2", INSTALL, "/usr/sbin/apache2")
     if not (MODULES / "mod_security2.so").exists() or not CRS_RULES.is_dir():
@@ -189,7 +212,12 @@ def start_waf(
     script = root / "cgi" / "app.cgi"
     script.write_text(CGI)
     script.chmod(0o755)
-    waf = Waf(root=root, port=free_port(), log_type=log_type, log_format=log_format)
+    waf = Waf(root=root, port=free_port(), log_type=log_type, log_format=log_format, apache=apache)
+    blocklist_rule = ""
+    if blocklist:
+        waf.blocklist = root / "blocklist.txt"
+        waf.blocklist.touch()
+        blocklist_rule = BLOCKLIST_CONF.format(blocklist=waf.blocklist, rule=BLOCKLIST_RULE)
     conf = root / "httpd.conf"
     conf.write_text(
         CONF.format(
@@ -206,6 +234,7 @@ def start_waf(
             crs_rules=CRS_RULES,
             marker_header=MARKER_HEADER,
             marker_rule=MARKER_RULE,
+            blocklist_rule=blocklist_rule,
         )
     )
     env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "LANG": "C"}
@@ -238,7 +267,12 @@ def start_waf(
 
 class WafFactory(Protocol):
     def __call__(
-        self, log_type: str = ..., log_format: str = ..., paranoia: int = ..., engine: str = ...
+        self,
+        log_type: str = ...,
+        log_format: str = ...,
+        paranoia: int = ...,
+        engine: str = ...,
+        blocklist: bool = ...,
     ) -> Waf: ...
 
 
@@ -248,9 +282,13 @@ def waf_factory() -> Iterator[WafFactory]:
     started: list[Waf] = []
 
     def start(
-        log_type: str = "Serial", log_format: str = "Native", paranoia: int = 4, engine: str = "DetectionOnly"
+        log_type: str = "Serial",
+        log_format: str = "Native",
+        paranoia: int = 4,
+        engine: str = "DetectionOnly",
+        blocklist: bool = False,
     ) -> Waf:
-        waf = start_waf(log_type, log_format, paranoia, engine)
+        waf = start_waf(log_type, log_format, paranoia, engine, blocklist)
         started.append(waf)
         return waf
 

@@ -1,5 +1,6 @@
 """Type stubs of the native ingest core (Rust, PyO3); see native/src and secops/sources/base.py."""
 
+from collections.abc import Callable
 from typing import Final
 
 __version__: Final[str]
@@ -22,6 +23,21 @@ class _Parser:
     def pending_offset(self) -> int | None: ...
 
 class SuricataParser(_Parser): ...
+
+class ModSecurityParser(_Parser):
+    def __init__(
+        self,
+        *,
+        id_prefix: str,
+        label: str,
+        observer: str,
+        keep_original: bool,
+        dataset: str,
+        timezone: str = "Asia/Shanghai",
+        reference: Callable[[bytes], list[str]] | None = None,
+    ) -> None: ...
+    def normalise(self, raw: bytes) -> list[str]: ...
+    def reads_natively(self, raw: bytes) -> bool: ...
 class AuditdParser(_Parser): ...
 
 def suricata_normalise(raw: bytes, timezone: str = "Asia/Shanghai") -> list[str]: ...

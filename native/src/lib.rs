@@ -4,6 +4,8 @@ use pyo3::prelude::*;
 
 #[cfg(feature = "auditd")]
 mod auditd;
+#[cfg(feature = "modsecurity")]
+mod modsecurity;
 #[cfg(feature = "suricata")]
 mod suricata;
 mod jsonw;
@@ -16,5 +18,7 @@ fn egovops_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     suricata::register(m)?;
     #[cfg(feature = "auditd")]
     auditd::register(m)?;
+    #[cfg(feature = "modsecurity")]
+    modsecurity::register(m)?;
     Ok(())
 }

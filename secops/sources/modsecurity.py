@@ -18,13 +18,17 @@ from pathlib import Path
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
+import egovops_native
+import orjson
+
 from secops.events import Doc, Frame, Rejected, decode
-from secops.sources.base import Framer, Source, SourceOptions
+from secops.sources.base import Framer, NativeParser, Source, SourceOptions, Stamp
 from secops.sources.modsecurity_json import parse_json
 from secops.sources.modsecurity_model import (
     Transaction,
     apply_content_length,
     apply_request_line,
+    count,
     headers_from_lines,
     parse_log_time,
     parse_message,
@@ -183,8 +187,8 @@ def parse_serial(text: str) -> Transaction:
     if response:
         lines = response[1:].rstrip("\n").split("\n")
         status = lines[0].split(" ", 2)
-        if len(status) >= 2 and status[1].isdigit():
-            tx.status = int(status[1])
+        if len(status) >= 2:
+            tx.status = count(status[1])
         tx.response_headers = headers_from_lines(lines[1:])
     trailer = sections.get("H")
     if trailer:
@@ -261,6 +265,26 @@ class ModSecurityAudit(Source):
 
     def framer(self) -> Framer:
         return AuditFramer()
+
+    def native_parser(self, stamp: Stamp) -> NativeParser | None:
+        """The Rust port of serial and JSON reading (native/src/modsecurity), held to `framer` + `parse`
+        by a differential test. What it does not read itself (Concurrent index lines, records it would
+        reject or that are unusual) it hands back to `parse`, so those keep the reference's documents
+        and dead-letter reasons. None with a native module built before the port (Python reads all)."""
+        if not hasattr(egovops_native, "ModSecurityParser"):
+            return None
+        parser: NativeParser = egovops_native.ModSecurityParser(
+            id_prefix=stamp.id_prefix, label=stamp.label, observer=stamp.observer,
+            keep_original=stamp.keep_original, dataset=stamp.dataset, timezone=self.options.timezone,
+            reference=self.reference_documents,
+        )
+        return parser
+
+    def reference_documents(self, raw: bytes) -> list[str]:
+        """`parse` of one frame as JSON texts, failing as ingest fails it (`parse_frame`)."""
+        from secops.ingest.pipeline import parse_frame  # the pipeline imports the sources
+
+        return [orjson.dumps(doc).decode() for doc in parse_frame(self, Frame(0, raw))]
 
     def parse(self, frame: Frame) -> list[Doc]:
         raw = frame.raw

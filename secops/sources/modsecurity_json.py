@@ -19,6 +19,7 @@ from secops.sources.modsecurity_model import (
     Transaction,
     apply_content_length,
     apply_request_line,
+    count,
     parse_log_time,
     parse_message,
     port,
@@ -147,7 +148,7 @@ def _v3_message(message: dict[str, Any]) -> RuleMatch:
         data=_str(details.get("data")) or None,
         tags=[str(t) for t in tags] if isinstance(tags, list) else [],
         file=_str(details.get("file")),
-        line=int(line) if line.isdigit() else None,
+        line=count(line),
         version=_str(details.get("ver")) or None,
         text=_str(details.get("match")) or "",
     )

@@ -54,6 +54,8 @@ _STAMPS: dict[tuple[int, int, int, int, int, int, timedelta | None], tuple[str, 
 MAX_STAMPS = 4096
 """Seconds whose formatting is kept (one entry per distinct second and offset; cleared when full)."""
 MAX_URL_IN_MESSAGE = 200
+MAX_COUNT = 2**63 - 1
+"""The largest number a document keeps: orjson and the stores stop at 64 bits."""
 
 
 @dataclass(slots=True)
@@ -74,8 +76,8 @@ class RuleMatch:
     @property
     def paranoia_level(self) -> int | None:
         for tag in self.tags:
-            if tag.startswith("paranoia-level/") and tag[15:].isdigit():
-                return int(tag[15:])
+            if tag.startswith("paranoia-level/") and (level := count(tag[15:])) is not None:
+                return level
         return None
 
     def as_doc(self) -> Doc:
@@ -92,6 +94,15 @@ class RuleMatch:
         if level is not None:
             out["paranoia_level"] = level
         return out
+
+
+def count(text: str) -> int | None:
+    """A number the log writes as digits, None when it is none or too large to store (a hostile
+    `Content-Length: 99999999999999999999` must not stop the ingest of every event after it)."""
+    if not text.isdigit():
+        return None
+    number = int(text)
+    return number if number <= MAX_COUNT else None
 
 
 def severity_name(value: str | int | None) -> str | None:
@@ -157,7 +168,7 @@ def _rule(parts: list[tuple[str, str, str]], text: str, escaped: bool) -> RuleMa
         if key == "severity":
             rule.severity = severity_name(value)
         else:
-            rule.line = int(value) if value.isdigit() else None
+            rule.line = count(value)
     return rule
 
 
@@ -237,8 +248,9 @@ def apply_request_line(tx: Transaction, line: str) -> None:
 def apply_content_length(tx: Transaction) -> None:
     """The request's Content-Length, when it has one, is the body size the client declared."""
     length = tx.request_headers.get("content-length", "")
-    if length.isdigit():
-        tx.request_body_bytes = int(length)
+    number = count(length)
+    if number is not None:
+        tx.request_body_bytes = number
 
 
 def _host_domain(host: str) -> str:
@@ -284,11 +296,13 @@ def to_doc(tx: Transaction) -> Doc:
     for rule in rules:
         if rule.message and "Anomaly Score Exceeded" in rule.message:
             found = _INBOUND.search(rule.message)
-            if found:
-                inbound = max(inbound or 0, int(found.group(1)))
+            points = count(found.group(1)) if found else None
+            if points is not None:
+                inbound = max(inbound or 0, points)
             found = _OUTBOUND.search(rule.message)
-            if found:
-                outbound = max(outbound or 0, int(found.group(1)))
+            points = count(found.group(1)) if found else None
+            if points is not None:
+                outbound = max(outbound or 0, points)
         rank = _RANK.get(rule.severity or "")
         if rank is not None and (severity is None or rank < severity):
             severity = rank
@@ -333,8 +347,9 @@ def to_doc(tx: Transaction) -> Doc:
     if status is not None:
         response: Doc = {"status_code": status}
         length = tx.response_headers.get("content-length", "")
-        if length.isdigit():
-            response["body"] = {"bytes": int(length)}
+        number = count(length)
+        if number is not None:
+            response["body"] = {"bytes": number}
         http["response"] = response
     doc["http"] = http
 

@@ -17,7 +17,9 @@ NATIVE_TESTS = Path(__file__).resolve().parents[2] / "native" / "tests"
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("check", ["check_suricata_parity.py", "check_auditd_parity.py"])
+@pytest.mark.parametrize(
+    "check", ["check_suricata_parity.py", "check_auditd_parity.py", "check_modsecurity_parity.py"]
+)
 def test_native_parser_equals_python_reference(check: str) -> None:
     result = subprocess.run(
         [sys.executable, str(NATIVE_TESTS / check)], capture_output=True, text=True, check=False

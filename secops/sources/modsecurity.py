@@ -270,9 +270,7 @@ class ModSecurityAudit(Source):
         """The Rust port of serial and JSON reading (native/src/modsecurity), held to `framer` + `parse`
         by a differential test. What it does not read itself (Concurrent index lines, records it would
         reject or that are unusual) it hands back to `parse`, so those keep the reference's documents
-        and dead-letter reasons. None with a native module built before the port (Python reads all)."""
-        if not hasattr(egovops_native, "ModSecurityParser"):
-            return None
+        and dead-letter reasons."""
         parser: NativeParser = egovops_native.ModSecurityParser(
             id_prefix=stamp.id_prefix, label=stamp.label, observer=stamp.observer,
             keep_original=stamp.keep_original, dataset=stamp.dataset, timezone=self.options.timezone,

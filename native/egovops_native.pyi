@@ -1,7 +1,7 @@
 """Type stubs of the native ingest core (Rust, PyO3); see native/src and secops/sources/base.py."""
 
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 __version__: Final[str]
 
@@ -42,3 +42,21 @@ class AuditdParser(_Parser): ...
 
 def suricata_normalise(raw: bytes, timezone: str = "Asia/Shanghai") -> list[str]: ...
 def auditd_normalise(raw: bytes) -> list[str]: ...
+
+class Matcher:
+    """Sigma rules compiled by `secops.detection.native`, matched on events' JSON text."""
+
+    def __init__(
+        self,
+        plan: str,
+        fallbacks: list[Callable[[dict[str, Any]], bool]],
+        decode: Callable[[str], dict[str, Any]],
+        project: list[str],
+    ) -> None: ...
+    @property
+    def fallback_leaves(self) -> int: ...
+    @property
+    def datasets(self) -> list[str]: ...
+    def match_batch(
+        self, datasets: list[str], texts: list[str], stamps: list[str]
+    ) -> tuple[list[tuple[int, list[int], dict[str, Any], float, float]], float]: ...

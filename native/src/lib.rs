@@ -4,6 +4,8 @@ use pyo3::prelude::*;
 
 #[cfg(feature = "auditd")]
 mod auditd;
+#[cfg(feature = "matcher")]
+mod matcher;
 #[cfg(feature = "modsecurity")]
 mod modsecurity;
 #[cfg(feature = "suricata")]
@@ -18,6 +20,8 @@ fn egovops_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     suricata::register(m)?;
     #[cfg(feature = "auditd")]
     auditd::register(m)?;
+    #[cfg(feature = "matcher")]
+    matcher::register(m)?;
     #[cfg(feature = "modsecurity")]
     modsecurity::register(m)?;
     Ok(())

@@ -262,24 +262,24 @@ def expression(node: Node, scope: _Scope) -> str:
 
 
 @dataclass
-class _Index:
+class Index:
     """Rules that need one key field to hold given values, grouped by value."""
 
     key: tuple[str, str]
-    children: dict[str, _Tree]
+    children: dict[str, Tree]
 
 
 @dataclass
-class _Tree:
+class Tree:
     """A dispatch node: key lookups that jump to the rules that can still match, then the rules that
     have no key left, tested here. All of a node's lookups share its per-event values."""
 
     rules: list[tuple[int, Node]]
-    indexes: list[_Index] = field(default_factory=list)
+    indexes: list[Index] = field(default_factory=list)
 
 
-def _grow(rules: list[tuple[int, Node]], used: frozenset[tuple[str, str]]) -> _Tree:
-    tree = _Tree([])
+def _grow(rules: list[tuple[int, Node]], used: frozenset[tuple[str, str]]) -> Tree:
+    tree = Tree([])
     remaining = rules
     while len(remaining) > LEAF_RULES:
         keys = [necessary(node) for _, node in remaining]
@@ -300,7 +300,7 @@ def _grow(rules: list[tuple[int, Node]], used: frozenset[tuple[str, str]]) -> _T
             for value in sorted(values):
                 buckets.setdefault(value, []).append((index, narrowed))
         children = {value: _grow(members, used | {key}) for value, members in buckets.items()}
-        tree.indexes.append(_Index(key, children))
+        tree.indexes.append(Index(key, children))
         used |= {key}
         remaining = rest
     tree.rules = remaining
@@ -321,16 +321,23 @@ class Matchers:
             for dataset, node in by_dataset.items():
                 if node != Const(False):
                     per_dataset.setdefault(dataset, []).extend((index, alt) for alt in alternatives(node))
-        roots = {
-            ds: self._tree(module, f"tree_{n}", _grow(members, frozenset()))
-            for n, (ds, members) in enumerate(sorted(per_dataset.items()))
-        }
+        self.trees = {ds: _grow(members, frozenset()) for ds, members in sorted(per_dataset.items())}
+        """Per dataset the dispatch tree the generated code walks (also what the native matcher runs)."""
+        roots = {ds: self._tree(module, f"tree_{n}", tree) for n, (ds, tree) in enumerate(self.trees.items())}
         namespace = module.run()
         self._predicates = {key: namespace[name] for key, name in names.items()}
         self.dispatch: dict[str, Dispatch] = {ds: namespace[name] for ds, name in roots.items()}
 
     def predicate(self, index: int, dataset: str) -> Predicate | None:
         return self._predicates.get((index, dataset))
+
+    @classmethod
+    def predicates(cls, nodes: list[Node]) -> list[Predicate]:
+        """One generated predicate per condition (the native matcher's fallback for leaves it cannot run)."""
+        module = _Module()
+        names = [cls._function(module, f"part_{n}", node) for n, node in enumerate(nodes)]
+        namespace = module.run()
+        return [namespace[name] for name in names]
 
     @staticmethod
     def _function(module: _Module, name: str, node: Node) -> str:
@@ -339,7 +346,7 @@ class Matchers:
         module.lines += [f"def {name}(doc):", f"    {scope.declare()}", f"    return {body}"]
         return name
 
-    def _tree(self, module: _Module, name: str, tree: _Tree) -> str:
+    def _tree(self, module: _Module, name: str, tree: Tree) -> str:
         scope = _Scope(module)
         body: list[str] = []
         for number, lookup in enumerate(tree.indexes):

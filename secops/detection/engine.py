@@ -25,6 +25,7 @@ import orjson
 from secops.detection.alerts import Alert, Suppression, Suppressor, alert_id, event_alert_id, iso
 from secops.detection.correlate import AnyCorrelation, Correlation, RuleInfo, compile_correlations
 from secops.detection.correlate_windows import add_closing, add_immediate, close, rebuild
+from secops.detection.ruleset import NativeScan
 from secops.detection.state import Entry, GroupKey, StateCounters, Window, WindowStore, freeze
 from secops.events import Event, get, parse_iso
 
@@ -186,7 +187,10 @@ def _group_value(value: Any) -> Hashable:
 class Engine:
     """Runs base rules and correlations over a stream of events; see the module docstring."""
 
-    def __init__(self, ruleset: RuleSetLike, options: EngineOptions | None = None) -> None:
+    def __init__(
+        self, ruleset: RuleSetLike, options: EngineOptions | None = None, *, native: bool = True
+    ) -> None:
+        """`native=False` matches with the generated Python event by event (the reference path)."""
         self.options = options or EngineOptions()
         self.match = ruleset.match_event
         refs = [rule.ref for rule in ruleset.rules]
@@ -212,7 +216,23 @@ class Engine:
             for source, targets in self.consumers.items()
         }
         self.counters = EngineCounters()
+        self._scan: Callable[[Sequence[Event], tuple[str, ...]], NativeScan | None] | None = (
+            getattr(ruleset, "native_scan", None) if native else None
+        )
+        self._project = self._read_fields()
         self._reset_state()
+
+    def _read_fields(self) -> tuple[str, ...]:
+        """Every field the engine reads from a matched event: entities, group-by, counted values,
+        suppression fields (what the native matcher hands back instead of the whole document)."""
+        names: list[str] = list(ENTITY_FIELDS)
+        for corr in self.correlations:
+            for fields in corr.fields:
+                names.extend(fields)
+            names.extend(name for name in corr.value_fields if name is not None)
+        rules = [*self._base_suppress.values(), *self._corr_suppress]
+        names.extend(name for rule in rules if rule is not None for name in rule.fields)
+        return tuple(sorted(set(names)))
 
     def _reset_state(self) -> None:
         horizons = [c.timespan if c.immediate else 0.0 for c in self.correlations]
@@ -226,22 +246,76 @@ class Engine:
 
     def process(self, event: Event) -> list[Alert]:
         """Alerts raised (or updated) by one event, including windows its time closed elsewhere."""
-        counters = self.counters
-        counters.events += 1
-        t = event_seconds(event.timestamp)
-        alerts: list[Alert] = []
-        if t > self.max_time:
-            self.max_time = t
-            mark = t - self.options.lateness
-            if mark > self.watermark:
-                self.watermark = mark
-                if mark > self.store.next_deadline() or mark >= self._next_sweep:
-                    alerts.extend(self._tick())
-        refs = self.match(event)
-        if not refs:
+        return self.process_batch((event,))
+
+    def process_batch(self, events: Sequence[Event]) -> list[Alert]:
+        """`process` for a batch of events in stream order: the same alerts, in the same order.
+
+        With the native matcher the batch is matched on the events' JSON text in one call, and only
+        the events that matched a rule are looked at here (through the few fields the engine reads);
+        the others just move event time on, once per run of them (windows that run closes are judged
+        before the next match, as they would be event by event).
+        """
+        scan = self._scan(events, self._project) if self._scan is not None else None
+        if scan is None:
+            alerts: list[Alert] = []
+            for event in events:
+                alerts.extend(self._process_one(event))
             return alerts
+        hits, tail = scan
+        self.counters.events += len(events)
+        alerts = []
+        start = 0
+        for position, refs, doc, seconds, before in hits:
+            if before > self.max_time:
+                alerts.extend(self._clock(before))
+            elif math.isnan(before):
+                self._quiet(events, start, position, before, alerts)
+            event = events[position]
+            t = event_seconds(event.timestamp) if math.isnan(seconds) else seconds
+            if t > self.max_time:
+                alerts.extend(self._clock(t))
+            alerts.extend(self._matched(event, refs, doc, t))
+            start = position + 1
+        self._quiet(events, start, len(events), tail, alerts)
+        return alerts
+
+    def _quiet(
+        self, events: Sequence[Event], start: int, stop: int, latest: float, alerts: list[Alert]
+    ) -> None:
+        """Events that matched nothing: only their latest time counts (NaN: not in the canonical form)."""
+        if math.isnan(latest):
+            latest = max(event_seconds(events[n].timestamp) for n in range(start, stop))
+        if latest > self.max_time:
+            alerts.extend(self._clock(latest))
+
+    def _process_one(self, event: Event) -> list[Alert]:
+        """The reference path (no native matcher): match with the generated Python."""
+        self.counters.events += 1
+        t = event_seconds(event.timestamp)
+        alerts = self._clock(t) if t > self.max_time else []
+        refs = self.match(event)
+        if refs:
+            alerts.extend(self._matched(event, refs, event.doc, t))
+        return alerts
+
+    def _clock(self, t: float) -> list[Alert]:
+        """Event time moves on to `t` (later than any seen): the watermark follows, due windows close."""
+        self.max_time = t
+        mark = t - self.options.lateness
+        if mark > self.watermark:
+            self.watermark = mark
+            if mark > self.store.next_deadline() or mark >= self._next_sweep:
+                return self._tick()
+        return []
+
+    def _matched(
+        self, event: Event, refs: Sequence[RuleInfo], doc: Mapping[str, Any], t: float
+    ) -> list[Alert]:
+        """The alerts and correlation inputs of one event's base-rule matches."""
+        counters = self.counters
         counters.matched += len(refs)
-        doc = event.doc
+        alerts: list[Alert] = []
         late = t < self.watermark
         silenced = self.silenced
         for ref in refs:

@@ -18,6 +18,9 @@ from secops.detection.ruleset import RuleSet
 from secops.events import Event, get
 from secops.store.base import Query, Store
 
+HUNT_BATCH = 1000
+"""Stored events per `Engine.process_batch` call."""
+
 
 class UnknownRuleError(LookupError):
     """No loaded rule or correlation has that id, name or title; the message says where to look."""
@@ -54,8 +57,13 @@ def hunt(
             if rule in (alert.rule_id, alert.rule_name, alert.title):
                 found[alert.id] = alert  # a suppressed repeat comes back updated, under the same id
 
+    batch: list[Event] = []
     for doc in store.export(Query(since=since, until=until, limit=None)):
-        event = Event(str(get(doc, "event.id")), str(doc["@timestamp"]), str(get(doc, "event.dataset")), doc)
-        keep(engine.process(event))
+        ident, dataset = str(get(doc, "event.id")), str(get(doc, "event.dataset"))
+        batch.append(Event(ident, str(doc["@timestamp"]), dataset, doc))
+        if len(batch) == HUNT_BATCH:
+            keep(engine.process_batch(batch))
+            batch = []
+    keep(engine.process_batch(batch))
     keep(engine.flush())
     return sorted(found.values(), key=lambda a: (a.first_seen, a.id))

@@ -20,7 +20,7 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.rule import SigmaRule
 
-from secops.detection import ir
+from secops.detection import ir, native
 from secops.detection.compile import Dispatch, Matchers, Predicate
 from secops.detection.correlate_absence import (
     ABSENCE_TYPE,
@@ -29,10 +29,12 @@ from secops.detection.correlate_absence import (
     is_absence,
     parse_absence,
 )
+from secops.detection.native import NativeMatcher
 from secops.detection.pipelines import find_logsource, pipeline
 from secops.events import Event
 
 AnyCorrelation = SigmaCorrelationRule | AbsenceRule
+NativeScan = tuple[list[tuple[int, list["RuleRef"], dict[str, Any], float, float]], float]
 
 BUILTIN_RULES = Path(__file__).with_name("rules")
 """The built-in rule pack for a city SOC."""
@@ -108,6 +110,8 @@ class RuleSet:
         self._refs = [rule.ref for rule in rules]
         self._by_sigma = {id(rule.rule): rule.ref for rule in rules}
         self._dispatch: dict[Any, Dispatch] = dict(matchers.dispatch)
+        self._matchers = matchers
+        self._native: dict[tuple[str, ...], NativeMatcher | None] = {}  # by projection, built on first use
 
     def match(self, doc: Mapping[str, Any]) -> list[RuleRef]:
         """The base rules one ECS document matches, in load order."""
@@ -130,6 +134,39 @@ class RuleSet:
             found = sorted(set(found))
         refs = self._refs
         return [refs[index] for index in found]
+
+    def native(self, project: tuple[str, ...] = ()) -> NativeMatcher | None:
+        """The native matcher of these rules (`secops.detection.native`) handing back the `project`
+        fields of matched events; None if it is not available."""
+        if project not in self._native:
+            self._native[project] = native.build(self._matchers, project)
+        return self._native[project]
+
+    def native_scan(self, events: Sequence[Event], project: tuple[str, ...]) -> NativeScan | None:
+        """The native matcher's answer for a batch (see `egovops_native.Matcher.match_batch`): per
+        matched event its position, rule references, `project` fields, time and the latest time of the
+        unmatched events before it; and the latest time after the last match. None without it."""
+        matcher = self.native(project)
+        if matcher is None:
+            return None
+        hits, tail = matcher.match_batch(
+            [event.dataset for event in events],
+            [event.json for event in events],
+            [event.timestamp for event in events],
+        )
+        refs = self._refs
+        return [(n, [refs[i] for i in found], doc, t, before) for n, found, doc, t, before in hits], tail
+
+    def match_batch(self, events: Sequence[Event]) -> list[tuple[int, list[RuleRef]]]:
+        """`match_event` for a batch: (position, matched rules) of each event that matched something.
+
+        Natively on the events' JSON text where the native matcher is available, so an event that
+        matches nothing is never decoded; else with the generated Python, event by event.
+        """
+        scan = self.native_scan(events, ())
+        if scan is None:
+            return [(n, found) for n, event in enumerate(events) if (found := self.match_event(event))]
+        return [(position, found) for position, found, *_ in scan[0]]
 
     def ref_for(self, rule: SigmaRule) -> RuleRef | None:
         """The reference of a pySigma rule of this set (e.g. one a correlation rule points to)."""

@@ -72,6 +72,12 @@ class DetectionSettings(_Section):
     lateness: float = Field(30.0, ge=0, description="seconds an event may arrive behind the newest one")
 
 
+class CloudSettings(_Section):
+    cloud: str | None = Field(None, description="clouds.yaml entry (default: $OS_CLOUD)")
+    workers: int = Field(4, ge=1, le=64, description="parallel API calls inside one dependency layer")
+    lifecycle: Path = Field(Path("var/tenants.jsonl"), description="tenant requests and their states")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EGOVOPS_", env_nested_delimiter="__", extra="forbid")
 
@@ -82,6 +88,7 @@ class Settings(BaseSettings):
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     incidents: IncidentSettings = Field(default_factory=IncidentSettings)
     response: ResponseSettings = Field(default_factory=ResponseSettings)
+    cloud: CloudSettings = Field(default_factory=CloudSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -14,6 +14,7 @@ APT_PACKAGES=(
   maven                       # resolves Elasticsearch's integ-test zip from Maven Central
   sqlite3
   nftables openssh-server     # response actions: nft-deny in a namespace; the real sshd of the loop test
+  frr iputils-ping            # extranet test bed: FRRouting routers in namespaces, pings for net verify
 )
 
 missing=()
@@ -27,3 +28,4 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 bash .ci/elasticsearch.sh
+bash scripts/install-openstack.sh   # Keystone 30 + Neutron 29 venvs for the cloud tests

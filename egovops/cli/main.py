@@ -48,6 +48,8 @@ _LAZY_GROUPS = {
     "incidents": "egovops.cli.incidents",
     "hunt": "egovops.cli.hunt",
     "respond": "egovops.cli.respond",
+    "tenant": "egovops.cli.tenant",
+    "estate": "egovops.cli.estate",
 }
 """Command groups imported when used: they pull in pySigma and SQLAlchemy, which `ingest` does not need."""
 

@@ -1,0 +1,2 @@
+"""Gov-cloud tenants: the estate planned into OpenStack state, checked by policy, and applied by the
+openstacksdk reconciler or the Pulumi program (`stacks/`)."""

@@ -1,0 +1,342 @@
+"""The openstacksdk executor: compare a plan with the live cloud and change only what differs.
+
+Idempotent (a converged cloud gives no changes), resumable (every run starts from a fresh snapshot and
+finds what an interrupted run created by name, so nothing is duplicated), parallel inside each dependency
+layer, and every change goes to the audit sink. Destroy removes the plan's resources in reverse order.
+Inside the security groups and networks it manages, the reconciler also removes what the plan does not
+declare (a rule or an RBAC share added by hand): that is the drift it exists to undo.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import partial
+from typing import Any
+
+from openstack import exceptions as os_exc
+from openstack.connection import Connection
+
+from cloud.actions import ACTIONS, CannotUpdateError, differences, update
+from cloud.live import RULE_FIELDS, Live
+from cloud.plan import Kind, Plan, Resource
+from cloud.planner import rule_name
+from cloud.quarantine import quarantine_groups
+
+Audit = Callable[[str, str, dict[str, Any]], None]
+"""(action, target, detail) for every change made."""
+Progress = Callable[[int], None]
+
+
+class Outcome(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass
+class ResourceResult:
+    """One resource's outcome; with `dry_run` the outcome is what would happen."""
+
+    resource: str
+    kind: str
+    outcome: Outcome
+    id: str | None = None
+    diff: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.outcome in (Outcome.CREATED, Outcome.UPDATED, Outcome.DELETED)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "resource": self.resource,
+            "kind": self.kind,
+            "outcome": str(self.outcome),
+            "id": self.id,
+            "changed": self.changed,
+            "diff": {k: {"expected": e, "actual": a} for k, (e, a) in self.diff.items()},
+            "error": self.error,
+        }
+
+
+@dataclass
+class Report:
+    """The result shape of a world-changing action: counts, per-resource results, dry-run flag."""
+
+    action: str
+    dry_run: bool
+    results: list[ResourceResult]
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for r in self.results if r.outcome is outcome)
+
+    @property
+    def failed(self) -> int:
+        return self.count(Outcome.FAILED)
+
+    @property
+    def changed(self) -> bool:
+        return any(r.changed for r in self.results)
+
+    def as_dict(self) -> dict[str, Any]:
+        counts = {str(o): self.count(o) for o in Outcome}
+        return {
+            "action": self.action,
+            "dry_run": self.dry_run,
+            "changed": self.changed,
+            **counts,
+            "results": [r.as_dict() for r in self.results],
+        }
+
+
+class Reconciler:
+    """Plan against one cloud. `connect` makes a connection (one per worker thread)."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        connect: Callable[[], Connection],
+        *,
+        workers: int = 4,
+        audit: Audit | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.plan = plan
+        self._connect = connect
+        self._local = threading.local()
+        self.workers = workers
+        self.audit = audit or (lambda action, target, detail: None)
+        self.progress = progress or (lambda n: None)
+        self._lock = threading.Lock()
+
+    def conn(self) -> Connection:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    def snapshot(self) -> Live:
+        return Live(self.conn(), self.plan.domain)
+
+    # --- apply -------------------------------------------------------------------------------------
+
+    def apply(self, dry_run: bool = False) -> Report:
+        live = self.snapshot()
+        ids: dict[str, str] = {}
+        results: list[ResourceResult] = []
+        for layer in self.plan.layers():
+            results.extend(
+                self._parallel(partial(self._converge, live=live, ids=ids, dry_run=dry_run), layer)
+            )
+        results.extend(self._prune(live, ids, dry_run))
+        return Report("apply", dry_run, results)
+
+    def _parallel(
+        self, run: Callable[[Resource], ResourceResult], items: list[Resource]
+    ) -> list[ResourceResult]:
+        if self.workers <= 1 or len(items) <= 1:
+            done = [run(r) for r in items]
+        else:
+            with ThreadPoolExecutor(self.workers) as pool:
+                done = list(pool.map(run, items))
+        return done
+
+    def _converge(self, resource: Resource, live: Live, ids: dict[str, str], dry_run: bool) -> ResourceResult:
+        try:
+            return self._converge_one(resource, live, ids, dry_run)
+        except (os_exc.SDKException, CannotUpdateError) as exc:
+            return ResourceResult(resource.key, resource.kind, Outcome.FAILED, error=_message(exc))
+        finally:
+            self.progress(1)
+
+    def _converge_one(
+        self, resource: Resource, live: Live, ids: dict[str, str], dry_run: bool
+    ) -> ResourceResult:
+        kind = resource.kind
+        if kind is Kind.COMPUTE_QUOTA and not live.has_compute:
+            return ResourceResult(
+                resource.key, kind, Outcome.SKIPPED, error="no compute service in the catalog"
+            )
+        missing = [ref for ref in resource.refs.values() if ref not in ids]
+        refs = {f: ids.get(ref) for f, ref in resource.refs.items()}
+        if missing and not dry_run:
+            return ResourceResult(
+                resource.key, kind, Outcome.FAILED, error=f"needs {', '.join(missing)}, which failed"
+            )
+        found = None if missing else live.find(resource, ids)
+        if found is None:
+            if not dry_run:
+                created = ACTIONS[kind].create(self.conn(), resource, refs)
+                found = created if created is not None and getattr(created, "id", None) else None
+                self._remember(resource, found, ids, live)
+                self.audit("create", resource.key, {"props": resource.props, "id": _id(found, resource, ids)})
+            else:
+                with self._lock:
+                    ids[resource.key] = f"(new {resource.key})"
+            return ResourceResult(resource.key, kind, Outcome.CREATED, ids.get(resource.key))
+        self._remember(resource, found, ids, live)
+        diff = differences(resource, found, refs)
+        if not diff:
+            return ResourceResult(resource.key, kind, Outcome.UNCHANGED, ids[resource.key])
+        if not dry_run:
+            update(self.conn(), resource, found, diff)
+            self.audit(
+                "update",
+                resource.key,
+                {"id": ids[resource.key], "changes": {k: {"from": a, "to": e} for k, (e, a) in diff.items()}},
+            )
+        return ResourceResult(resource.key, kind, Outcome.UPDATED, ids[resource.key], diff)
+
+    def _remember(self, resource: Resource, found: Any, ids: dict[str, str], live: Live) -> None:
+        with self._lock:
+            ids[resource.key] = _id(found, resource, ids)
+
+    def _prune(self, live: Live, ids: dict[str, str], dry_run: bool) -> list[ResourceResult]:
+        """Undo what was added by hand inside what the plan manages: rules in its security groups, RBAC
+        shares of its networks, and other groups on the ports of its networks (they get the baseline)."""
+        planned = self.plan.resources
+        groups = {ids[r.key]: r for r in planned if r.kind is Kind.SECURITY_GROUP and r.key in ids}
+        planned_rules = {
+            (ids.get(r.refs["security_group_id"]), tuple(r.props[f] for f in RULE_FIELDS))
+            for r in planned
+            if r.kind is Kind.SECURITY_GROUP_RULE
+        }
+        networks = {ids[r.key]: r for r in planned if r.kind is Kind.NETWORK and r.key in ids}
+        planned_rbac = {
+            (ids.get(r.refs["object_id"]), ids.get(r.refs["target_project_id"]))
+            for r in planned
+            if r.kind is Kind.RBAC_POLICY
+        }
+        results: list[ResourceResult] = []
+        for rule in live.rules:
+            group = groups.get(rule.security_group_id)
+            if (
+                group
+                and (rule.security_group_id, tuple(getattr(rule, f) for f in RULE_FIELDS))
+                not in planned_rules
+            ):
+                name = f"{Kind.SECURITY_GROUP_RULE}:{group.tenant}/{group.name}:{rule.id}"
+                results.append(
+                    self._delete(
+                        name,
+                        Kind.SECURITY_GROUP_RULE,
+                        rule,
+                        dry_run,
+                        rule_name({f: getattr(rule, f) for f in RULE_FIELDS}),
+                    )
+                )
+        for policy in live.rbac_policies:
+            if (
+                policy.object_id in networks
+                and (policy.object_id, policy.target_project_id) not in planned_rbac
+            ):
+                name = f"{Kind.RBAC_POLICY}:{networks[policy.object_id].tenant}/{policy.id}"
+                results.append(
+                    self._delete(
+                        name,
+                        Kind.RBAC_POLICY,
+                        policy,
+                        dry_run,
+                        f"shared with project {policy.target_project_id}",
+                    )
+                )
+        by_project = {g.refs["project_id"]: gid for gid, g in groups.items()}
+        quarantined = quarantine_groups(live.security_groups)
+        for port in live.host_ports:
+            network = networks.get(port.network_id)
+            baseline = by_project.get(network.refs.get("project_id", "")) if network else None
+            if network is None or baseline is None:
+                continue
+            actual = sorted(port.security_group_ids or [])
+            if actual and set(actual) <= quarantined:
+                continue  # contained by the SOC (cloud.quarantine): not drift
+            if actual != [baseline]:
+                results.append(
+                    self._regroup(port, f"port:{network.tenant}/{port.id}", baseline, actual, dry_run)
+                )
+        return results
+
+    def _regroup(
+        self, port: Any, name: str, baseline: str, actual: list[str], dry_run: bool
+    ) -> ResourceResult:
+        diff = {"security_group_ids": ([baseline], actual)}
+        try:
+            if not dry_run:
+                self.conn().network.update_port(port, security_group_ids=[baseline])
+                self.audit(
+                    "update",
+                    name,
+                    {"id": port.id, "changes": {"security_group_ids": {"from": actual, "to": [baseline]}}},
+                )
+        except os_exc.SDKException as exc:
+            return ResourceResult(name, "port", Outcome.FAILED, port.id, diff, _message(exc))
+        return ResourceResult(name, "port", Outcome.UPDATED, port.id, diff)
+
+    def _delete(
+        self, name: str, kind: Kind, obj: Any, dry_run: bool, found: str | None = None
+    ) -> ResourceResult:
+        """Delete `obj`; `found` describes an unplanned object (its diff: expected absent, found this)."""
+        diff = {"exists": (False, found)} if found is not None else {}
+        try:
+            if not dry_run:
+                # gone with its parent, or an interrupted run got there first: the end is the same
+                with suppress(os_exc.NotFoundException):
+                    ACTIONS[kind].delete(self.conn(), obj)
+                self.audit("delete", name, {"id": getattr(obj, "id", None)})
+        except os_exc.SDKException as exc:
+            return ResourceResult(name, kind, Outcome.FAILED, getattr(obj, "id", None), diff, _message(exc))
+        return ResourceResult(name, kind, Outcome.DELETED, getattr(obj, "id", None), diff)
+
+    # --- destroy -----------------------------------------------------------------------------------
+
+    def destroy(self, dry_run: bool = True, keep: Iterable[str] = ()) -> Report:
+        """Delete the plan's resources (children first); `keep` names resources other plans still use."""
+        live = self.snapshot()
+        ids: dict[str, str] = {}
+        found: dict[str, Any] = {}
+        for layer in self.plan.layers():
+            for resource in layer:
+                obj = live.find(resource, ids)
+                if obj is not None:
+                    ids[resource.key] = _id(obj, resource, ids)
+                    found[resource.key] = obj
+        kept = set(keep)
+        results: list[ResourceResult] = []
+        for layer in reversed(self.plan.layers()):
+            todo = [r for r in layer if r.key not in kept]
+
+            def remove(resource: Resource) -> ResourceResult:
+                try:
+                    obj = found.get(resource.key)
+                    if obj is None or (
+                        resource.kind in (Kind.NETWORK_QUOTA, Kind.COMPUTE_QUOTA)
+                        and not live.quotas.get(ids.get(resource.refs["project_id"], ""))
+                    ):
+                        return ResourceResult(resource.key, resource.kind, Outcome.UNCHANGED)
+                    return self._delete(resource.key, resource.kind, obj, dry_run)
+                finally:
+                    self.progress(1)
+
+            results.extend(self._parallel(remove, todo))
+        return Report("destroy", dry_run, results)
+
+
+def _id(obj: Any, resource: Resource, ids: dict[str, str]) -> str:
+    """A live object's id; resources without one (assignments, quotas) are named by what they join."""
+    if obj is not None and getattr(obj, "id", None) and resource.kind not in (Kind.NETWORK_QUOTA,):
+        return str(obj.id)
+    return "+".join(ids.get(ref, "?") for ref in resource.refs.values()) or resource.key
+
+
+def _message(exc: Exception) -> str:
+    details = getattr(exc, "details", None)
+    return f"{exc}" if not details else f"{type(exc).__name__}: {details}"

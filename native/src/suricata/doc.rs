@@ -4,6 +4,7 @@
 //! Key order differs from the reference's dicts in places; documents are compared as dicts.
 use std::borrow::Cow;
 
+use super::escape::write_dense;
 use super::json::{write_object, Object};
 use crate::jsonw::{special, write_str};
 
@@ -543,7 +544,8 @@ impl Doc<'_> {
                 o.text(key!("dataset"), stamp.dataset);
             }
             if let Some(original) = stamp.original {
-                o.text(key!("original"), original);
+                o.key(key!("original"));
+                write_dense(o.out, original);
             }
         }
         o.close();

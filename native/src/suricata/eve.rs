@@ -8,7 +8,7 @@ use super::clock::{Clock, ClockError, Naive};
 use super::doc::{Answer, Dns, Doc, Email, Endpoint, Event, File, Http, Rule, Text, Tls, Url};
 use super::email::addresses;
 use super::inet::canonical_ip;
-use super::json::{parse, Object, Value};
+use super::json::{parse, write_int, Object, Value};
 use super::pyrepr::{show, str_of};
 use super::text::decode;
 
@@ -330,15 +330,17 @@ fn lower(text: Cow<'_, str>) -> Cow<'_, str> {
 }
 
 fn hostport(out: &mut String, endpoint: &Endpoint<'_>) {
-    use std::fmt::Write;
     match (&endpoint.ip, endpoint.port) {
         (None, _) => out.push('?'),
         (Some(ip), None) => out.push_str(ip),
-        (Some(ip), Some(port)) if ip.contains(':') => {
-            let _ = write!(out, "[{ip}]:{port}");
-        }
         (Some(ip), Some(port)) => {
-            let _ = write!(out, "{ip}:{port}");
+            let bracket = ip.contains(':');
+            if bracket {
+                out.push('[');
+            }
+            out.push_str(ip);
+            out.push_str(if bracket { "]:" } else { ":" });
+            write_int(out, port);
         }
     }
 }
@@ -471,14 +473,17 @@ fn flow<'a>(
             _ => {}
         }
     }
-    let summary = connection(doc, "flow");
-    let reason = flow.str("reason");
-    Ok(Some(match (state, reason) {
-        (Some(state), Some(reason)) => format!("{summary} {state} ({reason})"),
-        (Some(state), None) => format!("{summary} {state}"),
-        (None, Some(reason)) => format!("{summary} ({reason})"),
-        (None, None) => summary,
-    }))
+    let mut summary = connection(doc, "flow");
+    if let Some(state) = state {
+        summary.push(' ');
+        summary.push_str(&state);
+    }
+    if let Some(reason) = flow.str("reason") {
+        summary.push_str(" (");
+        summary.push_str(reason);
+        summary.push(')');
+    }
+    Ok(Some(summary))
 }
 
 fn netflow<'a>(
@@ -541,16 +546,16 @@ fn http<'a>(doc: &mut Doc<'a>, http: &mut Object<'a>) -> Option<String> {
     if let Some(agent) = http.take_str("http_user_agent") {
         doc.user_agent = Some(agent);
     }
-    let summary = format!(
-        "{} {}{}",
-        method.as_deref().filter(|m| !m.is_empty()).unwrap_or("-"),
-        host.as_deref().unwrap_or(""),
-        original.as_deref().unwrap_or("")
-    );
-    Some(match status {
-        Some(status) => format!("{summary} {status}"),
-        None => summary,
-    })
+    let mut summary = String::with_capacity(96);
+    summary.push_str(method.as_deref().filter(|m| !m.is_empty()).unwrap_or("-"));
+    summary.push(' ');
+    summary.push_str(host.as_deref().unwrap_or(""));
+    summary.push_str(original.as_deref().unwrap_or(""));
+    if let Some(status) = status {
+        summary.push(' ');
+        write_int(&mut summary, status);
+    }
+    Some(summary)
 }
 
 /// A part of `whole` as text borrowing what `whole` borrows.
@@ -707,13 +712,15 @@ fn dns<'a>(doc: &mut Doc<'a>, dns: &mut Object<'a>) -> Option<String> {
     if !ecs.is_empty() {
         doc.dns = Some(ecs);
     }
-    let mut summary = format!(
-        "DNS {} {}",
-        kind.unwrap_or("record"),
+    let mut summary = String::with_capacity(96);
+    summary.push_str("DNS ");
+    summary.push_str(kind.unwrap_or("record"));
+    summary.push(' ');
+    summary.push_str(
         name_text
             .as_deref()
             .filter(|n| !n.is_empty())
-            .unwrap_or("?")
+            .unwrap_or("?"),
     );
     if let Some(qtype) = &qtype {
         summary.push(' ');

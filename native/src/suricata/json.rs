@@ -199,9 +199,10 @@ pub fn parse(text: &str) -> Result<Value<'_>, JsonError> {
         bytes,
         pos: 0,
         depth: 0,
-        entries: Vec::new(),
-        signatures: Vec::new(),
-        items: Vec::new(),
+        // Sized for an EVE record, so that reading one grows none of them.
+        entries: Vec::with_capacity(64),
+        signatures: Vec::with_capacity(64),
+        items: Vec::with_capacity(16),
     };
     reader.skip_space();
     if reader.pos >= bytes.len() {
@@ -727,6 +728,11 @@ pub fn write_object(out: &mut String, object: &Object<'_>) {
 }
 
 pub fn write_int(out: &mut String, value: i128) {
+    // Nearly every integer fits 64 bits, whose division is a multiplication; 128-bit division is a call.
+    if let Ok(small) = u64::try_from(value) {
+        write_u64(out, small);
+        return;
+    }
     let mut digits = [0u8; 40];
     let mut at = digits.len();
     let mut rest = value.unsigned_abs();
@@ -740,6 +746,22 @@ pub fn write_int(out: &mut String, value: i128) {
     }
     if value < 0 {
         out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+}
+
+/// The decimal digits of `value`.
+pub fn write_u64(out: &mut String, value: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = value;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
     }
     out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }

@@ -1,0 +1,84 @@
+"""The SQLite store's own layout: the free-text index it creates, and files made by earlier versions."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+
+from secops.events import Event
+from secops.store.base import Query, Retention
+from secops.store.sqlite import SCHEMA, SQLiteStore
+from tests.store import make_event
+
+NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+# The free-text table as the first versions created it (with per-row token counts).
+EARLIER_FTS = """
+CREATE VIRTUAL TABLE events_fts USING fts5(
+    text, content='events_text', content_rowid='rowid',
+    tokenize="unicode61 remove_diacritics 0 tokenchars '_.:/@-'"
+);
+"""
+
+
+def events(prefix: str, day: str) -> list[Event]:
+    failed = f"Failed password for root from {prefix}"
+    return [
+        make_event(f"{prefix}-1", f"{day}T01:00:00.000000Z", message=failed),
+        make_event(f"{prefix}-2", f"{day}T02:00:00.000000Z", message="flow tcp 10.0.0.1:5000 -> 10.0.0.2:80"),
+        make_event(f"{prefix}-3", f"{day}T03:00:00.000000Z"),
+    ]
+
+
+def found(store: SQLiteStore, text: str) -> set[str]:
+    return {doc["event"]["id"] for doc in store.search(Query(text=text, limit=None))}
+
+
+def fts_definition(path: Path) -> str:
+    with closing(sqlite3.connect(path)) as db:
+        return str(db.execute("SELECT sql FROM sqlite_master WHERE name = 'events_fts'").fetchone()[0])
+
+
+def integrity_ok(store: SQLiteStore) -> None:
+    """FTS5's own check: the index holds exactly the tokens of the rows it indexes (raises otherwise)."""
+    store.db.execute("INSERT INTO events_fts (events_fts) VALUES ('integrity-check')")
+
+
+def check_search_and_prune(store: SQLiteStore, old: list[Event], new: list[Event]) -> None:
+    assert found(store, "failed ROOT") == {old[0].id, new[0].id}
+    assert found(store, "10.0.0.1:5000") == {old[1].id, new[1].id}
+    assert found(store, "198.51.100.9") == {new[0].id}
+    integrity_ok(store)
+    assert store.prune(Retention(default_days=180), now=NOW) == {"suricata.eve": 3}
+    assert found(store, "failed root") == {new[0].id}
+    assert store.count(Query(limit=None)) == 3
+    integrity_ok(store)
+
+
+def test_new_files_index_text_without_token_counts(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "new.db")
+    old, new = events("203.0.113.5", "2026-01-10"), events("198.51.100.9", "2026-11-19")
+    assert store.write(old).stored == 3
+    result = store.write([*new, old[0]])
+    assert (result.stored, result.duplicates) == (3, 1)
+    check_search_and_prune(store, old, new)
+    store.close()
+    assert "columnsize=0" in fts_definition(tmp_path / "new.db")
+
+
+def test_a_file_made_by_an_earlier_version_opens_and_works_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "earlier.db"
+    with closing(sqlite3.connect(path)) as db:
+        db.executescript(EARLIER_FTS)
+        db.executescript(SCHEMA)  # the rest, as the earlier version had it; its FTS table is kept
+    old, new = events("203.0.113.5", "2026-01-10"), events("198.51.100.9", "2026-11-19")
+    store = SQLiteStore(path)
+    store.write(old)
+    store.close()
+    store = SQLiteStore(path)  # reopened: nothing to migrate
+    assert store.write(new).stored == 3
+    check_search_and_prune(store, old, new)
+    store.close()
+    assert "columnsize" not in fts_definition(path)

@@ -354,20 +354,22 @@ def _overlaps(estate: Estate) -> Iterator[str]:
 _REF = re.compile(r"@([\w.]+)")
 
 
-def _to_data(node: yaml.Node, path: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]) -> Any:
+def located_data(
+    node: yaml.Node, path: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]
+) -> Any:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = yaml.safe_load(yaml.serialize(key_node))
-            result[str(key)] = _to_data(value_node, (*path, str(key)), lines)
+            result[str(key)] = located_data(value_node, (*path, str(key)), lines)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_to_data(item, (*path, i), lines) for i, item in enumerate(node.value)]
+        return [located_data(item, (*path, i), lines) for i, item in enumerate(node.value)]
     return yaml.safe_load(yaml.serialize(node))
 
 
-def _line(lines: dict[tuple[str | int, ...], int], loc: tuple[str | int, ...]) -> int:
+def line_at(lines: dict[tuple[str | int, ...], int], loc: tuple[str | int, ...]) -> int:
     while loc and loc not in lines:
         loc = loc[:-1]
     return lines.get(loc, 1)
@@ -390,7 +392,7 @@ def parse_estate(text: str, source: str = "<estate>") -> Estate:
     if root is None:
         raise EstateError([f"{source}:1: the file is empty (start from stacks/shanwei/estate.yaml)"])
     lines: dict[tuple[str | int, ...], int] = {}
-    data = _to_data(root, (), lines)
+    data = located_data(root, (), lines)
     if isinstance(data, dict):  # x-* keys hold YAML anchors for reuse, as in compose files
         data = {k: v for k, v in data.items() if not k.startswith("x-")}
     try:
@@ -409,10 +411,10 @@ def _describe(exc: ValidationError, source: str, lines: dict[tuple[str | int, ..
                 match = _REF.match(part)
                 sub = _parse_loc(match.group(1)) if match else loc
                 text = part[match.end() + 2 :] if match else part
-                yield f"{source}:{_line(lines, sub)}: {'.'.join(map(str, sub))}: {text}"
+                yield f"{source}:{line_at(lines, sub)}: {'.'.join(map(str, sub))}: {text}"
             continue
         path = ".".join(map(str, loc)) or "(top)"
-        yield f"{source}:{_line(lines, loc)}: {path}: {message}{_hint(error)}"
+        yield f"{source}:{line_at(lines, loc)}: {path}: {message}{_hint(error)}"
 
 
 def _hint(error: Any) -> str:

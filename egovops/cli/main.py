@@ -50,6 +50,7 @@ _LAZY_GROUPS = {
     "respond": "egovops.cli.respond",
     "tenant": "egovops.cli.tenant",
     "estate": "egovops.cli.estate",
+    "net": "egovops.cli.net",
 }
 """Command groups imported when used: they pull in pySigma and SQLAlchemy, which `ingest` does not need."""
 

@@ -51,6 +51,7 @@ _LAZY_GROUPS = {
     "tenant": "egovops.cli.tenant",
     "estate": "egovops.cli.estate",
     "net": "egovops.cli.net",
+    "range": "egovops.cli.range",
 }
 """Command groups imported when used: they pull in pySigma and SQLAlchemy, which `ingest` does not need."""
 

@@ -109,8 +109,13 @@ struct Stamping {
 }
 
 impl Stamping {
+    /// `{id_prefix}{position:012x}{index:04x}`
     fn id(&self, position: u64, index: usize) -> String {
-        format!("{}{position:012x}{index:04x}", self.id_prefix)
+        let mut id = String::with_capacity(self.id_prefix.len() + 16);
+        id.push_str(&self.id_prefix);
+        model::push_digits::<16>(&mut id, position, 12);
+        model::push_digits::<16>(&mut id, index as u64, 4);
+        id
     }
 
     /// `Stamper.event` on a document the reference made.
@@ -211,7 +216,7 @@ impl ModSecurityParser {
     }
 
     /// The stamped events of one frame, or its dead letter.
-    fn frame<'py>(&mut self, py: Python<'py>, frame: Frame, batch: &mut Batch<'py>) -> PyResult<()> {
+    fn frame<'py>(&mut self, py: Python<'py>, frame: Frame<'_>, batch: &mut Batch<'py>) -> PyResult<()> {
         let text = decode(&frame.raw);
         let id = self.stamping.id(frame.offset, 0);
         let stamp = Stamp {
@@ -273,7 +278,7 @@ impl ModSecurityParser {
     fn batch<'py>(
         &mut self,
         py: Python<'py>,
-        frames: Vec<Frame>,
+        frames: Vec<Frame<'_>>,
     ) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyList>)> {
         let mut batch = Batch { events: Vec::with_capacity(frames.len()), letters: Vec::new() };
         for frame in frames {

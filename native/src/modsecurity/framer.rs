@@ -1,12 +1,16 @@
 //! `modsecurity.AuditFramer.feed`: a serial transaction from its A line to the Z line of the same
 //! boundary is one frame (a new A cuts an open one short, and so does the end of input); any other
 //! non-blank line outside a transaction is a frame by itself (JSON records, Concurrent index lines).
+use std::borrow::Cow;
+
 use memchr::memmem;
 
-/// One record: where its first line starts in the input, and its lines joined with `\n`.
-pub struct Frame {
+/// One record: where its first line starts in the input, and its lines joined with `\n` — borrowed
+/// from the block when the record lies wholly in it with no CR to drop (the usual case), so the bytes
+/// of a transaction are not copied.
+pub struct Frame<'d> {
     pub offset: u64,
-    pub raw: Vec<u8>,
+    pub raw: Cow<'d, [u8]>,
 }
 
 #[derive(Default)]
@@ -36,7 +40,7 @@ fn edge(line: &[u8]) -> Option<(&[u8], u8)> {
 /// Lines cut from a block for the open transaction: each without the CR before its newline, and the
 /// last without its CR (`_lines`).
 fn push_lines(out: &mut Vec<u8>, chunk: &[u8]) {
-    if !chunk.contains(&b'\r') {
+    if memchr::memchr(b'\r', chunk).is_none() {
         out.extend_from_slice(chunk);
         return;
     }
@@ -64,17 +68,33 @@ impl Framer {
         self.chunks += 1;
     }
 
-    fn take(&mut self) -> Option<Frame> {
+    fn take(&mut self) -> Option<Frame<'static>> {
         let (offset, _) = self.open.take()?;
         self.chunks = 0;
         Some(Frame {
             offset,
-            raw: std::mem::take(&mut self.raw),
+            raw: Cow::Owned(std::mem::take(&mut self.raw)),
         })
     }
 
+    /// The open transaction, ended by its last lines in this block (`rest`, None when it has none
+    /// here): the block's own bytes when the whole transaction is in `rest` and has no CR.
+    fn close<'d>(&mut self, rest: Option<&'d [u8]>) -> Option<Frame<'d>> {
+        match rest {
+            Some(rest) if self.chunks == 0 && memchr::memchr(b'\r', rest).is_none() => {
+                let (offset, _) = self.open.take()?;
+                Some(Frame { offset, raw: Cow::Borrowed(rest) })
+            }
+            Some(rest) => {
+                self.add(rest);
+                self.take()
+            }
+            None => self.take(),
+        }
+    }
+
     /// Lines outside any transaction (none of them an A line): each non-blank one is a frame.
-    fn single_lines(offset: u64, data: &[u8], done: &mut Vec<Frame>) {
+    fn single_lines<'d>(offset: u64, data: &'d [u8], done: &mut Vec<Frame<'d>>) {
         let mut start = 0;
         for end in memchr::memchr_iter(b'\n', data) {
             let line = &data[start..end];
@@ -82,7 +102,7 @@ impl Framer {
             if !is_blank(line) {
                 done.push(Frame {
                     offset: offset + start as u64,
-                    raw: line.to_vec(),
+                    raw: Cow::Borrowed(line),
                 });
             }
             start = end + 1;
@@ -90,7 +110,7 @@ impl Framer {
     }
 
     /// The frames a block of whole lines (starting at `offset`, ending with a newline) completes.
-    pub fn feed(&mut self, offset: u64, data: &[u8], done: &mut Vec<Frame>) {
+    pub fn feed<'d>(&mut self, offset: u64, data: &'d [u8], done: &mut Vec<Frame<'d>>) {
         let mut begin = 0; // where the text not yet framed or given to the open transaction starts
         let starts = data
             .starts_with(b"--")
@@ -108,16 +128,12 @@ impl Framer {
             if let Some((_, open)) = &self.open {
                 if letter == b'Z' {
                     if boundary == open.as_slice() {
-                        self.add(&data[begin..end]);
-                        done.extend(self.take());
+                        done.extend(self.close(Some(&data[begin..end])));
                         begin = end + 1;
                     }
                     continue; // another transaction's Z is content of this one
                 }
-                if start > begin {
-                    self.add(&data[begin..start - 1]);
-                }
-                done.extend(self.take());
+                done.extend(self.close((start > begin).then(|| &data[begin..start - 1])));
             } else if letter == b'Z' {
                 continue; // a stray Z is framed as a line of its own, below
             } else if start > begin {
@@ -135,7 +151,7 @@ impl Framer {
         }
     }
 
-    pub fn finish(&mut self) -> Option<Frame> {
+    pub fn finish(&mut self) -> Option<Frame<'static>> {
         self.take()
     }
 
@@ -155,7 +171,7 @@ mod tests {
             offset += block.len() as u64;
         }
         done.extend(framer.finish());
-        done.into_iter().map(|f| (f.offset, f.raw)).collect()
+        done.into_iter().map(|f| (f.offset, f.raw.into_owned())).collect()
     }
 
     #[test]
@@ -168,6 +184,17 @@ mod tests {
         ];
         assert_eq!(frames(&[whole]), want);
         assert_eq!(frames(&[&whole[..18], &whole[18..29], &whole[29..]]), want);
+    }
+
+    #[test]
+    fn a_transaction_within_a_block_is_not_copied() {
+        let mut done = Vec::new();
+        let mut framer = Framer::default();
+        framer.feed(0, b"--x-A--\na\n--x-Z--\n--y-A--\r\nb\r\n--y-Z--\n--z-A--\n", &mut done);
+        framer.feed(46, b"c\n--z-Z--\n", &mut done);
+        let borrowed: Vec<bool> = done.iter().map(|f| matches!(f.raw, Cow::Borrowed(_))).collect();
+        assert_eq!(borrowed, [true, false, false]); // CRs dropped, and one across two blocks: copied
+        assert_eq!(&*done[1].raw, b"--y-A--\nb\n--y-Z--");
     }
 
     #[test]

@@ -2,12 +2,12 @@
 //! `secops.sources.modsecurity_model` (`Transaction`, `RuleMatch`, `parse_message`, `parse_log_time`,
 //! `to_doc`). The document is written as JSON text directly, stamped when a `Stamp` is given.
 use std::borrow::Cow;
-use std::fmt::Write;
+use std::sync::LazyLock;
 
 use memchr::memmem;
 
 use super::pystr::{self, Defer, Parsed};
-use crate::jsonw::write_str;
+use crate::jsonw::{write_ascii, write_str};
 
 pub type Text<'a> = Cow<'a, str>;
 
@@ -20,6 +20,14 @@ const KEYS: [&str; 14] = [
     "hostname", "uri", "unique_id",
 ];
 const MAX_URL_IN_MESSAGE: usize = 200;
+/// Where a message's metadata starts, what ends each of its parts, and the leads of the anomaly
+/// scores (searchers built once).
+static FILE_META: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(" [file \""));
+static PART_END: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new("\"] ["));
+static INBOUND: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new("Inbound Anomaly Score Exceeded ("));
+static OUTBOUND: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new("Outbound Anomaly Score Exceeded ("));
 
 /// A wall-clock time and its offset from UTC in seconds (the zone the log wrote it in).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -187,7 +195,7 @@ pub fn severity_name(value: &str) -> Parsed<Option<Text<'static>>> {
 
 /// `_UNESCAPE.sub(r"\1", raw)`: `\"` and `\\` lose their backslash.
 fn unescape(raw: &str) -> Text<'_> {
-    if !raw.contains('\\') {
+    if !raw.as_bytes().contains(&b'\\') {
         return Cow::Borrowed(raw);
     }
     let mut out = String::with_capacity(raw.len());
@@ -241,19 +249,26 @@ fn rule_from<'a>(parts: impl Iterator<Item = (&'a str, bool, &'a str)>) -> Parse
     Ok(Some(rule))
 }
 
+/// `text.split("\"] [")`.
+fn split_parts(text: &str) -> impl Iterator<Item = &str> {
+    pystr::split_at(text, PART_END.find_iter(text.as_bytes()), PART_END.needle().len())
+}
+
+/// `part.partition(" \"")` as `(key, found, value)` (keys are short: a plain search).
+fn key_value(part: &str) -> (&str, bool, &str) {
+    match part.as_bytes().windows(2).position(|pair| pair == b" \"") {
+        Some(i) => (&part[..i], true, &part[i + 2..]),
+        None => (part, false, ""),
+    }
+}
+
 /// `parse_message`: a `Message:` line (without its prefix) → the rule it names and its metadata.
 pub fn parse_message(text: &str) -> Parsed<Rule<'_>> {
-    let start = text.find(" [file \"");
+    let start = FILE_META.find(text.as_bytes());
     if let Some(start) = start {
         let tail = pystr::rstrip(&text[start + 1..]);
         if tail.len() >= 3 && tail.starts_with('[') && tail.ends_with("\"]") {
-            let parts = tail[1..tail.len() - 2].split("\"] [").map(|part| {
-                match part.find(" \"") {
-                    Some(i) => (&part[..i], true, &part[i + 2..]),
-                    None => (part, false, ""),
-                }
-            });
-            if let Some(rule) = rule_from(parts)? {
+            if let Some(rule) = rule_from(split_parts(&tail[1..tail.len() - 2]).map(key_value))? {
                 return Ok(rule);
             }
         }
@@ -367,15 +382,12 @@ pub fn parse_log_time(text: &str) -> Parsed<Moment> {
     if minutes >= 24 * 60 {
         return Err(Defer);
     }
-    let micro = if fraction.is_empty() {
-        0
-    } else {
-        let padded = format!("{fraction}000000");
-        number(&padded[..6])? as u32
-    };
     if !fraction.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Defer);
     }
+    // `int((fraction + "000000")[:6])`
+    let micro = (fraction.bytes().chain(std::iter::repeat(b'0')).take(6))
+        .fold(0, |value, digit| value * 10 + u32::from(digit - b'0'));
     let month = month_number(month).ok_or(Defer)?;
     let (year, day, hour, minute, whole) = (
         number(year)?,
@@ -432,18 +444,55 @@ pub fn stamp(moment: &Moment) -> Parsed<(String, String)> {
     if !(1000..=9999).contains(&year) {
         return Err(Defer);
     }
-    let secs = utc.rem_euclid(86_400);
-    let timestamp = format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60,
-        moment.micro
-    );
+    let secs = utc.rem_euclid(86_400) as u64;
+    // `{year:04}-{month:02}-{day:02}T{hh:02}:{mm:02}:{ss:02}.{micro:06}Z`
+    let mut timestamp = String::with_capacity(27);
+    let fields = [
+        (year as u64, 4, '-'),
+        (u64::from(month), 2, '-'),
+        (u64::from(day), 2, 'T'),
+        (secs / 3600, 2, ':'),
+        (secs / 60 % 60, 2, ':'),
+        (secs % 60, 2, '.'),
+        (u64::from(moment.micro), 6, 'Z'),
+    ];
+    for (value, width, then) in fields {
+        push_digits::<10>(&mut timestamp, value, width);
+        timestamp.push(then);
+    }
     let minutes = moment.offset.div_euclid(60);
-    let sign = if minutes >= 0 { '+' } else { '-' };
-    let minutes = minutes.abs();
-    Ok((timestamp, format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60)))
+    let mut zone = String::with_capacity(6);
+    zone.push(if minutes >= 0 { '+' } else { '-' });
+    push_digits::<10>(&mut zone, minutes.unsigned_abs() / 60, 2);
+    zone.push(':');
+    push_digits::<10>(&mut zone, minutes.unsigned_abs() % 60, 2);
+    Ok((timestamp, zone))
+}
+
+/// `value` in base `RADIX` (10, or 16 in lower case), zero-padded to `width` digits: what `{:0width$}`
+/// and `{:0width$x}` write for widths up to 20, without the formatting machinery (a few per document).
+pub fn push_digits<const RADIX: u64>(out: &mut String, mut value: u64, width: usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [b'0'; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = DIGITS[(value % RADIX) as usize];
+        value /= RADIX;
+        if value == 0 {
+            break;
+        }
+    }
+    let start = start.min(digits.len().saturating_sub(width));
+    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
+}
+
+/// `value` in decimal.
+fn push_int(out: &mut String, value: i64) {
+    if value < 0 {
+        out.push('-');
+    }
+    push_digits::<10>(out, value.unsigned_abs(), 1);
 }
 
 // --- the document ---------------------------------------------------------------------------------------
@@ -476,6 +525,8 @@ impl<'o> Object<'o> {
         Object { out, first: true }
     }
 
+    /// Inlined everywhere: each name is a literal, so its copy needs no call.
+    #[inline(always)]
     fn key(&mut self, name: &str) -> &mut String {
         if !self.first {
             self.out.push(',');
@@ -487,10 +538,18 @@ impl<'o> Object<'o> {
         self.out
     }
 
+    #[inline(always)]
     fn str(&mut self, name: &str, value: &str) {
         write_str(self.key(name), value);
     }
 
+    /// A string written in ASCII (`jsonw::write_ascii`).
+    #[inline(always)]
+    fn ascii(&mut self, name: &str, value: &str) {
+        write_ascii(self.key(name), value);
+    }
+
+    #[inline(always)]
     fn opt_str(&mut self, name: &str, value: &Option<Text<'_>>) {
         match value {
             Some(value) => self.str(name, value),
@@ -498,26 +557,28 @@ impl<'o> Object<'o> {
         }
     }
 
+    #[inline(always)]
     fn int(&mut self, name: &str, value: i64) {
-        let _ = write!(self.key(name), "{value}");
+        push_int(self.key(name), value);
     }
 
+    #[inline(always)]
     fn bool(&mut self, name: &str, value: bool) {
         self.key(name).push_str(if value { "true" } else { "false" });
     }
 
-    fn strs(&mut self, name: &str, values: &[&str]) {
-        let out = self.key(name);
-        out.push('[');
-        for (i, value) in values.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            write_str(out, value);
-        }
-        out.push(']');
+    #[inline(always)]
+    fn strs<'v>(&mut self, name: &str, values: impl IntoIterator<Item = &'v str>) {
+        write_strs(self.key(name), values);
     }
 
+    /// A value already written as JSON.
+    #[inline(always)]
+    fn json(&mut self, name: &str, json: &str) {
+        self.key(name).push_str(json);
+    }
+
+    #[inline(always)]
     fn object(&mut self, name: &str) -> Object<'_> {
         Object::open(self.key(name))
     }
@@ -527,11 +588,23 @@ impl<'o> Object<'o> {
     }
 }
 
+/// A JSON array of strings.
+fn write_strs<'v>(out: &mut String, values: impl IntoIterator<Item = &'v str>) {
+    out.push('[');
+    for (i, value) in values.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_str(out, value);
+    }
+    out.push(']');
+}
+
 /// The first decimal number after any of `prefixes`, at the first place one of them matches with
 /// digits after it (what `re.search` finds for `_INBOUND` and `_OUTBOUND`).
-fn score_after(message: &str, lead: &str, prefixes: &[&str]) -> Parsed<Option<i64>> {
-    for at in memmem::find_iter(message.as_bytes(), lead.as_bytes()) {
-        let rest = &message[at + lead.len()..];
+fn score_after(message: &str, lead: &memmem::Finder<'_>, prefixes: &[&str]) -> Parsed<Option<i64>> {
+    for at in lead.find_iter(message.as_bytes()) {
+        let rest = &message[at + lead.needle().len()..];
         for prefix in prefixes {
             let Some(tail) = rest.strip_prefix(prefix) else { continue };
             let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
@@ -596,16 +669,13 @@ pub fn write_doc(tx: &Transaction<'_>, stamp: Option<&Stamp<'_>>, out: &mut Stri
     let mut levels = Vec::with_capacity(rules.len());
     for rule in rules {
         if let Some(message) = rule.message.as_deref() {
-            if message.contains("Anomaly Score Exceeded") {
-                let lead = "Inbound Anomaly Score Exceeded (";
-                if let Some(score) = score_after(message, lead, &["Total Score: ", "Total Inbound Score: "])? {
-                    inbound = Some(inbound.unwrap_or(0).max(score));
-                }
-                let lead = "Outbound Anomaly Score Exceeded (";
-                let prefixes = ["Total Score: ", "Total Outbound Score: ", "score "];
-                if let Some(score) = score_after(message, lead, &prefixes)? {
-                    outbound = Some(outbound.unwrap_or(0).max(score));
-                }
+            let prefixes = ["Total Score: ", "Total Inbound Score: "];
+            if let Some(score) = score_after(message, &INBOUND, &prefixes)? {
+                inbound = Some(inbound.unwrap_or(0).max(score));
+            }
+            let prefixes = ["Total Score: ", "Total Outbound Score: ", "score "];
+            if let Some(score) = score_after(message, &OUTBOUND, &prefixes)? {
+                outbound = Some(outbound.unwrap_or(0).max(score));
             }
         }
         if let Some(r) = rule.severity.as_deref().and_then(rank) {
@@ -621,13 +691,14 @@ pub fn write_doc(tx: &Transaction<'_>, stamp: Option<&Stamp<'_>>, out: &mut Stri
     let intercepted = tx.intercepted;
     if rules.is_empty() {
         event.str("kind", "event");
-        event.strs("category", &["web"]);
-        event.strs("type", if intercepted { &["access", "denied"] } else { &["access"] });
+        event.strs("category", ["web"]);
+        let types: &[&str] = if intercepted { &["access", "denied"] } else { &["access"] };
+        event.strs("type", types.iter().copied());
         event.str("action", if intercepted { "intercepted" } else { "passed" });
     } else {
         event.str("kind", "alert");
-        event.strs("category", &["web", "intrusion_detection"]);
-        event.strs("type", &["access", if intercepted { "denied" } else { "allowed" }]);
+        event.strs("category", ["web", "intrusion_detection"]);
+        event.strs("type", ["access", if intercepted { "denied" } else { "allowed" }]);
         event.str("action", if intercepted { "intercepted" } else { "detected" });
     }
     if let Some(status) = tx.status {
@@ -716,14 +787,20 @@ pub fn write_doc(tx: &Transaction<'_>, stamp: Option<&Stamp<'_>>, out: &mut Stri
     doc.object("transaction").str_close("id", &tx.unique_id);
     if !ids.is_empty() {
         let mut rule = doc.object("rule");
-        rule.strs("id", &ids);
+        rule.strs("id", ids.iter().copied());
         if let Some(version) = rules.iter().find_map(|r| r.version.as_deref().filter(|v| !v.is_empty())) {
             rule.str("ruleset", version);
         }
         rule.close();
     }
-    if !tags.is_empty() {
-        doc.strs("tags", &tags);
+    // The same tags twice (`tags`, `modsecurity.tags`): written once.
+    let tags = (!tags.is_empty()).then(|| {
+        let mut json = String::with_capacity(tags.iter().map(|t| t.len() + 3).sum::<usize>() + 2);
+        write_strs(&mut json, tags.iter().copied());
+        json
+    });
+    if let Some(tags) = &tags {
+        doc.json("tags", tags);
     }
 
     let mut modsec = doc.object("modsecurity");
@@ -744,8 +821,7 @@ pub fn write_doc(tx: &Transaction<'_>, stamp: Option<&Stamp<'_>>, out: &mut Stri
                 item.str("data", data);
             }
             if !rule.tags.is_empty() {
-                let tags: Vec<&str> = rule.tags.iter().map(|t| &**t).collect();
-                item.strs("tags", &tags);
+                item.strs("tags", rule.tags.iter().map(|t| &**t));
             }
             if let Some(file) = &rule.file {
                 item.str("file", file);
@@ -760,8 +836,8 @@ pub fn write_doc(tx: &Transaction<'_>, stamp: Option<&Stamp<'_>>, out: &mut Stri
         }
         out.push(']');
     }
-    if !tags.is_empty() {
-        modsec.strs("tags", &tags);
+    if let Some(tags) = &tags {
+        modsec.json("tags", tags);
     }
     if inbound.is_some() || outbound.is_some() {
         let mut score = modsec.object("anomaly_score");
@@ -780,7 +856,8 @@ pub fn write_doc(tx: &Transaction<'_>, stamp: Option<&Stamp<'_>>, out: &mut Stri
         modsec.str("producer", producer);
     }
     modsec.close();
-    doc.str("message", &summary);
+    // The summary's arrow is the one non-ASCII character of most documents: escaped, they stay ASCII.
+    doc.ascii("message", &summary);
     if let Some(stamp) = stamp {
         let mut log = doc.object("log");
         log.object("file").str_close("path", stamp.label);
@@ -821,7 +898,7 @@ fn summary(tx: &Transaction<'_>, ids: &[&str]) -> String {
     text.push_str(" → ");
     match tx.status {
         Some(status) => {
-            let _ = write!(text, "{status}");
+            push_int(&mut text, status);
         }
         None => text.push('?'),
     }
@@ -866,6 +943,21 @@ mod tests {
         assert!(parse_log_time("22/Nov/2026:03:01:57 +2400").is_err());
         assert_eq!(days_from_civil(1970, 1, 1), 0);
         assert_eq!(civil_from_days(days_from_civil(2024, 2, 29)), (2024, 2, 29));
+    }
+
+    #[test]
+    fn digits_as_format_writes_them() {
+        for value in [0, 7, 42, 65_535, 1 << 40, u64::MAX] {
+            for width in [1, 2, 4, 6, 12, 20] {
+                let (mut decimal, mut hex) = (String::new(), String::new());
+                push_digits::<10>(&mut decimal, value, width);
+                push_digits::<16>(&mut hex, value, width);
+                assert_eq!((decimal, hex), (format!("{value:0width$}"), format!("{value:0width$x}")));
+            }
+        }
+        let mut out = String::new();
+        push_int(&mut out, -403);
+        assert_eq!(out, "-403");
     }
 
     #[test]

@@ -85,8 +85,11 @@ pub fn py_int(text: &str) -> Parsed<Option<i64>> {
     if !well_formed {
         return Ok(None);
     }
-    let plain: String = digits.chars().filter(|&c| c != '_').collect();
-    let value = digits_value(&plain)?;
+    let value = if digits.contains('_') {
+        digits_value(&digits.replace('_', ""))?
+    } else {
+        digits_value(digits)?
+    };
     Ok(Some(if negative { -value } else { value }))
 }
 
@@ -104,6 +107,34 @@ pub fn port_of_str(text: &str) -> Parsed<Option<u16>> {
             }
         }
     })
+}
+
+/// `text.split(separator)`, given where the separators start (in order, not overlapping) and their
+/// length: the searches are memchr's, not `str::split`'s.
+pub fn split_at(
+    text: &str,
+    mut separators: impl Iterator<Item = usize>,
+    length: usize,
+) -> impl Iterator<Item = &str> {
+    let mut start = Some(0);
+    std::iter::from_fn(move || {
+        let from = start?;
+        match separators.next() {
+            Some(at) => {
+                start = Some(at + length);
+                Some(&text[from..at])
+            }
+            None => {
+                start = None;
+                Some(&text[from..])
+            }
+        }
+    })
+}
+
+/// `text.split("\n")`.
+pub fn lines(text: &str) -> impl Iterator<Item = &str> {
+    split_at(text, memchr::memchr_iter(b'\n', text.as_bytes()), 1)
 }
 
 /// `text[:n]` counted in characters, as Python slices.
@@ -135,5 +166,16 @@ mod tests {
         assert_eq!(split(" a\x1cb  c ").collect::<Vec<_>>(), ["a", "b", "c"]);
         assert_eq!(prefix_chars("héllo", 2), Some("hé"));
         assert_eq!(prefix_chars("hé", 2), None);
+    }
+
+    #[test]
+    fn lines_split_as_str_split() {
+        for text in ["", "\n", "a", "a\n", "\na\n\nb", "中\n文"] {
+            assert_eq!(
+                lines(text).collect::<Vec<_>>(),
+                text.split('\n').collect::<Vec<_>>(),
+                "{text:?}"
+            );
+        }
     }
 }

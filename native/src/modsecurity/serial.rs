@@ -31,8 +31,8 @@ fn headers<'a>(lines: impl Iterator<Item = &'a str>, into: &mut Headers<'a>) {
 }
 
 /// `section[1:].rstrip("\n").split("\n")`: the lines of a section's text.
-fn section_lines(section: &str) -> std::str::Split<'_, char> {
-    section[1..].trim_end_matches('\n').split('\n')
+fn section_lines(section: &str) -> impl Iterator<Item = &str> {
+    pystr::lines(section[1..].trim_end_matches('\n'))
 }
 
 /// `parse_serial`: one transaction (its decoded text) → Transaction; Defer when the reference rejects it
@@ -104,14 +104,15 @@ fn section_a(line: &str) -> Parsed<Transaction<'_>> {
     if !line.starts_with('[') {
         return Err(Defer);
     }
-    let fields: Vec<&str> = pystr::split(&line[close + 1..]).collect();
-    let unique_id = *fields.first().ok_or(Defer)?;
+    let mut fields = pystr::split(&line[close + 1..]);
+    let unique_id = fields.next().ok_or(Defer)?;
     let mut tx = Transaction::new(parse_log_time(&line[1..close])?, Cow::Borrowed(unique_id));
-    if fields.len() >= 5 {
-        tx.client_ip = Some(Cow::Borrowed(fields[1]));
-        tx.client_port = pystr::port_of_str(fields[2])?;
-        tx.server_ip = Some(Cow::Borrowed(fields[3]));
-        tx.server_port = pystr::port_of_str(fields[4])?;
+    let rest = [(); 4].map(|()| fields.next());
+    if let [Some(client), Some(client_port), Some(server), Some(server_port)] = rest {
+        tx.client_ip = Some(Cow::Borrowed(client));
+        tx.client_port = pystr::port_of_str(client_port)?;
+        tx.server_ip = Some(Cow::Borrowed(server));
+        tx.server_port = pystr::port_of_str(server_port)?;
     }
     Ok(tx)
 }
@@ -121,7 +122,7 @@ fn section_a(line: &str) -> Parsed<Transaction<'_>> {
 /// The reference finds them by string search (`split("\nMessage: ")`, `rfind`); as every pattern
 /// starts with the newline, each is the start of a line, so one pass over the lines finds them all.
 fn section_h<'a>(tx: &mut Transaction<'a>, trailer: &'a str) -> Parsed<()> {
-    for line in trailer[1..].split('\n') {
+    for line in pystr::lines(&trailer[1..]) {
         if let Some(message) = line.strip_prefix("Message: ") {
             tx.rules.push(parse_message(message)?);
         } else if let Some(mode) = line.strip_prefix("Engine-Mode: ") {

@@ -379,8 +379,8 @@ def _parse_loc(text: str) -> tuple[str | int, ...]:
     return tuple(int(p) if p.isdigit() else p for p in text.split("."))
 
 
-def parse_estate(text: str, source: str = "<estate>") -> Estate:
-    """Validate estate YAML text; `source` names the file in error messages."""
+def read_located(text: str, source: str) -> tuple[Any, dict[tuple[str | int, ...], int]]:
+    """Estate YAML as plain data, with the line of every path in it (None for an empty file)."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -389,21 +389,33 @@ def parse_estate(text: str, source: str = "<estate>") -> Estate:
         raise EstateError(
             [f"{source}:{line}: not valid YAML: {getattr(exc, 'problem', exc)} (fix the syntax)"]
         ) from exc
-    if root is None:
-        raise EstateError([f"{source}:1: the file is empty (start from stacks/shanwei/estate.yaml)"])
     lines: dict[tuple[str | int, ...], int] = {}
-    data = located_data(root, (), lines)
+    return (located_data(root, (), lines) if root is not None else None), lines
+
+
+def parse_estate(text: str, source: str = "<estate>") -> Estate:
+    """Validate estate YAML text; `source` names the file in error messages."""
+    data, lines = read_located(text, source)
+    if data is None:
+        raise EstateError([f"{source}:1: the file is empty (start from stacks/shanwei/estate.yaml)"])
     if isinstance(data, dict):  # x-* keys hold YAML anchors for reuse, as in compose files
         data = {k: v for k, v in data.items() if not k.startswith("x-")}
     try:
         return Estate.model_validate(data)
     except ValidationError as exc:
-        raise EstateError(list(_describe(exc, source, lines))) from exc
+        raise EstateError(list(describe_errors(exc, source, lines))) from exc
 
 
-def _describe(exc: ValidationError, source: str, lines: dict[tuple[str | int, ...], int]) -> Iterator[str]:
+def describe_errors(
+    exc: ValidationError,
+    source: str,
+    lines: dict[tuple[str | int, ...], int],
+    within: tuple[str, ...] = (),
+    doc: str = "docs/estate.md",
+) -> Iterator[str]:
+    """One `file:line: path: what (fix)` line per problem; `within` is the section the model validated."""
     for error in exc.errors():
-        loc = tuple(error["loc"])
+        loc = (*within, *error["loc"])
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "value_error" and _REF.search(message):
             # cross-reference problems carry their own paths: one line each
@@ -414,15 +426,15 @@ def _describe(exc: ValidationError, source: str, lines: dict[tuple[str | int, ..
                 yield f"{source}:{line_at(lines, sub)}: {'.'.join(map(str, sub))}: {text}"
             continue
         path = ".".join(map(str, loc)) or "(top)"
-        yield f"{source}:{line_at(lines, loc)}: {path}: {message}{_hint(error)}"
+        yield f"{source}:{line_at(lines, loc)}: {path}: {message}{_hint(error, doc)}"
 
 
-def _hint(error: Any) -> str:
+def _hint(error: Any, doc: str) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
-        return " (remove it or check its spelling against docs/estate.md)"
+        return f" (remove it or check its spelling against {doc})"
     if kind == "missing":
-        return " (add it; docs/estate.md lists every field)"
+        return f" (add it; {doc} lists every field)"
     if kind == "string_pattern_mismatch":
         return " (names: lower-case letters, digits and -, starting with a letter)"
     return ""

@@ -17,10 +17,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from egovops.estate import EstateError, Level, line_at, located_data
+from egovops.estate import EstateError, Level, describe_errors, line_at, read_located
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,39}$", description="lower-case letters, digits, -")]
 IPv4Net = ipaddress.IPv4Network
@@ -263,20 +262,13 @@ def _problems(net: Network) -> Iterator[str]:
 
 def parse_network(text: str, source: str = "<estate>") -> Network:
     """The `network:` section of estate YAML `text`, validated; errors name file, line, path and fix."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        raise EstateError([f"{source}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from exc
-    lines: dict[tuple[str | int, ...], int] = {}
-    data = located_data(root, (), lines) if root is not None else None
+    data, lines = read_located(text, source)
     if not isinstance(data, dict) or not isinstance(data.get("network"), dict):
         raise EstateError([f"{source}:1: network: missing (add the section; docs/network.md shows one)"])
     try:
         net = Network.model_validate(data["network"])
     except ValidationError as exc:
-        raise EstateError(list(_describe(exc, source, lines))) from exc
+        raise EstateError(list(describe_errors(exc, source, lines, ("network",), "docs/network.md"))) from exc
     root_planes = {p.get("name") for p in data.get("planes") or [] if isinstance(p, dict)}
     unknown = [(i, p.name) for i, p in enumerate(net.planes) if root_planes and p.name not in root_planes]
     if unknown:
@@ -288,28 +280,6 @@ def parse_network(text: str, source: str = "<estate>") -> Network:
             ]
         )
     return net
-
-
-def _describe(exc: ValidationError, source: str, lines: dict[tuple[str | int, ...], int]) -> Iterator[str]:
-    for error in exc.errors():
-        loc = ("network", *error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "value_error" and message.startswith("@"):
-            for part in message.split("; "):
-                where, _, what = part[1:].partition(": ")
-                sub = tuple(int(p) if p.isdigit() else p for p in where.split("."))
-                yield f"{source}:{line_at(lines, sub)}: {where}: {what}"
-            continue
-        yield f"{source}:{line_at(lines, loc)}: {'.'.join(map(str, loc))}: {message}{_hint(error)}"
-
-
-def _hint(error: Any) -> str:
-    hints = {
-        "extra_forbidden": " (remove it or check its spelling against docs/network.md)",
-        "missing": " (add it; docs/network.md lists every field)",
-        "string_pattern_mismatch": " (names: lower-case letters, digits and -, starting with a letter)",
-    }
-    return hints.get(error["type"], "")
 
 
 def load_network(path: Path) -> Network:

@@ -15,6 +15,7 @@ APT_PACKAGES=(
   sqlite3
   nftables openssh-server     # response actions: nft-deny in a namespace; the real sshd of the loop test
   frr iputils-ping            # extranet test bed: FRRouting routers in namespaces, pings for net verify
+  chromium                    # the console's end-to-end tests drive the system browser with Playwright
 )
 
 missing=()

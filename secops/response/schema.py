@@ -6,8 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, Connection, ForeignKey, String, Text, inspect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.schema import CreateColumn
 
 from secops.incidents.schema import IncidentRow, UtcTime
 
@@ -47,3 +48,17 @@ class ActionRow(ResponseBase):
     outputs: Mapped[dict[str, Any]]
     """What execution reported (an nft rule handle); undo uses it."""
     error: Mapped[str | None] = mapped_column(Text)
+    runner: Mapped[str | None] = mapped_column(String(200))
+    """`host:pid` of the process running its playbook, while it is running: an interrupted run is told
+    from a slow one by that process being gone."""
+
+
+def create_tables(connection: Connection) -> None:
+    """Create the table, or add the nullable columns a newer version has to one an older version made."""
+    ResponseBase.metadata.create_all(connection)
+    table = ResponseBase.metadata.tables[ActionRow.__tablename__]
+    present = {column["name"] for column in inspect(connection).get_columns(table.name)}
+    for column in table.columns:
+        if column.name not in present and column.nullable:
+            ddl = CreateColumn(column).compile(dialect=connection.dialect)
+            connection.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")

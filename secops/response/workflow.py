@@ -6,11 +6,16 @@ to the audit trail with who, what, the incident, the parameters and the result. 
 adds a note to its incident and moves a 通报 (notified) incident on to 处置 (contained).
 
 The external change and the database cannot share a transaction: an action is marked `running` before
-its playbook starts, so two people cannot run it twice, and its outcome is written when it ends.
+its playbook starts, so two people cannot run it twice, and its outcome is written when it ends. If the
+process running it dies first (kill -9, a reboot), the next look at the actions on that host finds the
+process gone and says so: an interrupted execution becomes `failed`, an interrupted undo goes back to
+`executed`, each with the reason, so it can be checked and requested or undone again.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +29,7 @@ from secops.incidents.states import State, next_states
 from secops.response.action import ActionKind, Impact, Plan, Target
 from secops.response.errors import ActionError, ResponseError
 from secops.response.registry import get_kind, load_kinds
-from secops.response.schema import ACTIVE, ActionRow, ActionState, ResponseBase
+from secops.response.schema import ACTIVE, ActionRow, ActionState, create_tables
 from secops.response.settings import ResponseSettings
 
 
@@ -48,7 +53,27 @@ def action_view(row: ActionRow) -> dict[str, Any]:
         "undone_at": when(row.undone_at),
         "outputs": row.outputs,
         "error": row.error,
+        "runner": row.runner,
     }
+
+
+def _runner() -> str:
+    """This process, as recorded on the actions it runs."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(runner: str) -> bool:
+    """Whether `host:pid` may still be running: unknown for another host (or a reused pid), so yes."""
+    host, _, pid = runner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass
@@ -60,11 +85,12 @@ class Responder:
     def __post_init__(self) -> None:
         load_kinds(self.settings.modules, self.settings.kinds)
         with self.cases.writing() as session:
-            ResponseBase.metadata.create_all(session.connection())
+            create_tables(session.connection())
 
     # -- reading ---------------------------------------------------------------------------------------
 
     def action(self, action_id: int) -> ActionRow:
+        self._reap()
         with self.cases.reading() as session:
             row = session.get(ActionRow, action_id)
         if row is None:
@@ -75,11 +101,13 @@ class Responder:
         query = select(ActionRow).order_by(ActionRow.id)
         if incident is not None:
             query = query.where(ActionRow.incident_id == incident)
+        self._reap()
         with self.cases.reading() as session:
             return list(session.scalars(query))
 
     def _active(self, kind: str) -> list[ActionRow]:
         query = select(ActionRow).where(ActionRow.kind == kind, ActionRow.state.in_(ACTIVE))
+        self._reap()
         with self.cases.reading() as session:
             return list(session.scalars(query))
 
@@ -236,7 +264,7 @@ class Responder:
             if row is None or row.state != expected:
                 state = row.state if row else "gone"
                 raise ResponseError(f"action {action_id} is {state} now; someone else acted on it first")
-            row.state = ActionState.RUNNING.value
+            row.state, row.runner = ActionState.RUNNING.value, _runner()
             if approved_by is not None:
                 row.approved_by, row.approved_at = approved_by, now
         return row
@@ -246,7 +274,7 @@ class Responder:
         with self.cases.writing() as session:
             row = session.get(ActionRow, action_id)
             assert row is not None  # claimed by this process
-            row.state = state.value
+            row.state, row.runner = state.value, None
             row.error = changes.pop("error", None)
             if state is ActionState.EXECUTED and "outputs" in changes:
                 row.executed_at = now
@@ -255,6 +283,27 @@ class Responder:
             for name, value in changes.items():
                 setattr(row, name, value)
         return row
+
+    def _reap(self) -> None:
+        """Settle the actions whose runner on this host is gone (see the module's docstring)."""
+        with self.cases.reading() as session:
+            running = session.scalars(select(ActionRow).where(ActionRow.state == ActionState.RUNNING))
+            gone = [(row.id, row.runner) for row in running if row.runner and not _alive(row.runner)]
+        for action_id, runner in gone:
+            with self.cases.writing() as session:
+                row = session.get(ActionRow, action_id)
+                if row is None or row.state != ActionState.RUNNING or row.runner != runner:
+                    continue  # settled by someone else meanwhile
+                undoing = row.executed_at is not None
+                step = "undo" if undoing else "execution"
+                row.state = (ActionState.EXECUTED if undoing else ActionState.FAILED).value
+                row.runner = None
+                row.error = (
+                    f"{step} interrupted: the process running it ({runner}) ended before it finished, so the "
+                    "change may be partly made; check the target, then "
+                    + (f"`egovops respond undo {row.id}` again" if undoing else "request the action again")
+                )
+            self._record("egovops", "response.interrupted", row, f"interrupted: {step}")
 
     def _record(self, actor: str, what: str, row: ActionRow, result: str) -> None:
         self.audit.append(

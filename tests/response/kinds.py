@@ -3,6 +3,7 @@ changed in Python rather than by a playbook. `watch-list` is low impact, `file-b
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,15 @@ class ListOptions(Model):
     path: Path
     broken: bool = False
     """Make every run fail, as a playbook task failing would."""
+    hang: float = 0
+    """Seconds each run waits before changing the file, as a slow playbook would."""
 
 
 class ListParams(Model):
     address: str
     path: Path
     broken: bool
+    hang: float
 
 
 class AddressFile(ActionKind[ListParams, ListOptions]):
@@ -28,7 +32,8 @@ class AddressFile(ActionKind[ListParams, ListOptions]):
     options_model = ListOptions
 
     def params(self, target: Target, options: ListOptions, address: str | None) -> ListParams:
-        return ListParams(address=choose_address(target, address), path=options.path, broken=options.broken)
+        address = choose_address(target, address)
+        return ListParams(address=address, path=options.path, broken=options.broken, hang=options.hang)
 
     def describe(self, params: ListParams) -> str:
         return f"{params.address} listed in {params.path}"
@@ -46,12 +51,13 @@ class AddressFile(ActionKind[ListParams, ListOptions]):
             step="execute" if step == "execute" else "undo",
             changes=(f"{params.path}: {edit} {params.address}",),
             playbook=None,
-            extravars={"address": params.address, "path": str(params.path), "broken": params.broken},
+            extravars={**params.model_dump(mode="json"), "path": str(params.path)},
         )
 
     def run(self, plan: Plan) -> dict[str, Any]:
         if plan.extravars["broken"]:
             raise ActionError(f"{self.name}: {plan.extravars['path']} is not writable")
+        time.sleep(plan.extravars["hang"])
         path, address = Path(plan.extravars["path"]), plan.extravars["address"]
         lines = path.read_text().splitlines() if path.exists() else []
         lines = [*lines, address] if plan.step == "execute" else [line for line in lines if line != address]

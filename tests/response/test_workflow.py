@@ -3,6 +3,11 @@ step; kinds plugged in by a configured module (tests/response/kinds.py) that cha
 
 from __future__ import annotations
 
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +22,7 @@ from secops.response.workflow import Responder
 from tests.response.helpers import cli, open_incident, write_config
 
 MODULES = ["tests.response.kinds"]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def responder(cases: CaseStore, tmp_path: Path, **options: object) -> Responder:
@@ -170,3 +176,45 @@ def test_cli_approval_and_undo_exit_codes(cases: CaseStore, tmp_path: Path) -> N
     assert again["error"].startswith("action 1 was already undone by bob")
     assert missing["error"] == "no response action 9; `egovops respond list` shows them"
     assert (tmp_path / "block.txt").read_text() == ""
+
+
+def test_a_run_killed_half_way_is_settled_and_requested_again(cases: CaseStore, tmp_path: Path) -> None:
+    number = open_incident(cases, "203.0.113.7")
+    slow = {"watch-list": {"path": str(tmp_path / "watch.txt"), "hang": 60}}
+    config = write_config(tmp_path, slow, tuple(MODULES))
+    respond = responder(cases, tmp_path)
+    command = [sys.executable, "-m", "egovops", "--config", str(config), "respond", "watch-list"]
+    runner = subprocess.Popen([*command, "--incident", str(number), "--as", "alice"], cwd=REPO)
+    try:
+        deadline = time.monotonic() + 60
+        while not (rows := respond.actions(number)) or rows[0].state != "running":
+            assert runner.poll() is None and time.monotonic() < deadline, "the action never started running"
+            time.sleep(0.1)
+        assert rows[0].runner == f"{socket.gethostname()}:{runner.pid}"
+    finally:
+        runner.kill()
+        runner.wait()
+
+    (row,) = respond.actions(number)
+    assert (row.state, row.runner) == ("failed", None)
+    assert row.error is not None and row.error.startswith(
+        f"execution interrupted: the process running it ({socket.gethostname()}:{runner.pid}) ended"
+    )
+    assert [r.action for r in respond.audit.records()][-1] == "response.interrupted"
+    again = responder(cases, tmp_path).request("watch-list", number, "bob")
+    assert (again.id, again.state) == (2, "executed")
+
+
+def test_a_table_made_before_runners_were_recorded_gains_the_column(
+    cases: CaseStore, db: Path, tmp_path: Path
+) -> None:
+    number = open_incident(cases, "203.0.113.7")
+    responder(cases, tmp_path).request("watch-list", number, "alice")
+    with sqlite3.connect(db) as old:
+        old.execute("ALTER TABLE response_actions DROP COLUMN runner")
+
+    respond = responder(cases, tmp_path)
+
+    (row,) = respond.actions(number)
+    assert (row.state, row.runner) == ("executed", None)
+    assert respond.undo(row.id, "bob").state == "undone"

@@ -52,6 +52,7 @@ _LAZY_GROUPS = {
     "estate": "egovops.cli.estate",
     "net": "egovops.cli.net",
     "range": "egovops.cli.range",
+    "compliance": "egovops.cli.compliance",
 }
 """Command groups imported when used: they pull in pySigma and SQLAlchemy, which `ingest` does not need."""
 

@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from egovops.estate import EstateError, Level, describe_errors, line_at, read_located
 
@@ -265,8 +265,9 @@ def parse_network(text: str, source: str = "<estate>") -> Network:
     data, lines = read_located(text, source)
     if not isinstance(data, dict) or not isinstance(data.get("network"), dict):
         raise EstateError([f"{source}:1: network: missing (add the section; docs/network.md shows one)"])
+    section = _expanded(data["network"], source, lines)
     try:
-        net = Network.model_validate(data["network"])
+        net = Network.model_validate(section)
     except ValidationError as exc:
         raise EstateError(list(describe_errors(exc, source, lines, ("network",), "docs/network.md"))) from exc
     root_planes = {p.get("name") for p in data.get("planes") or [] if isinstance(p, dict)}
@@ -280,6 +281,26 @@ def parse_network(text: str, source: str = "<estate>") -> Network:
             ]
         )
     return net
+
+
+def _expanded(
+    section: dict[str, Any], source: str, lines: dict[tuple[str | int, ...], int]
+) -> dict[str, Any]:
+    """The section with its `generate` rules (network/generate.py) turned into sites, devices, links."""
+    from network.generate import GenerateError, SiteRule, expand
+
+    raw = {k: v for k, v in section.items() if k != "generate"}
+    try:
+        rules = TypeAdapter(list[SiteRule]).validate_python(section.get("generate") or [])
+    except ValidationError as exc:
+        within = ("network", "generate")
+        raise EstateError(list(describe_errors(exc, source, lines, within, "docs/network.md"))) from exc
+    try:
+        return expand(rules, raw)
+    except GenerateError as exc:
+        path = str(exc).split(":", 1)[0]
+        loc = tuple(int(p) if p.isdigit() else p for p in path.split("."))
+        raise EstateError([f"{source}:{line_at(lines, loc)}: {exc}"]) from exc
 
 
 def load_network(path: Path) -> Network:

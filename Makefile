@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml requirements.lock $(NATIVE)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps fake-switches==1.5.0  # pins Twisted<17; its needs are in the lock
 	$(BIN)/pip install -q --no-deps -e .
 	$(BIN)/pip install -q --no-deps ./native
 	touch $(STAMP)

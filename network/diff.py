@@ -20,7 +20,8 @@ class Node:
 
 
 def parse(text: str, dialect: Dialect) -> list[Node]:
-    """The configuration as a tree; comments, terminators (exit, quit) and banners of the show command go."""
+    """The configuration as a tree; comments, terminators (exit, quit), banners of the show command and
+    empty interface blocks go (a switch lists every port it has; a port without lines configures nothing)."""
     root = Node("")
     stack: list[tuple[int, Node]] = [(-1, root)]
     for raw in text.splitlines():
@@ -34,7 +35,7 @@ def parse(text: str, dialect: Dialect) -> list[Node]:
         node = Node(stripped)
         stack[-1][1].children.append(node)
         stack.append((depth, node))
-    return root.children
+    return [n for n in root.children if n.children or not re.match(dialect.clear_blocks, n.line)]
 
 
 def normalised(text: str, dialect: Dialect) -> list[str]:

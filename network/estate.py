@@ -40,6 +40,24 @@ class Vendor(StrEnum):
     H3C_COMWARE = "h3c_comware"
 
 
+class Role(StrEnum):
+    ROUTER = "router"
+    ACCESS_SWITCH = "access-switch"
+    """A site's layer-2 access: each plane its own VLAN (the plane's VRF id), access ports per plane."""
+
+
+ACCESS_VENDORS = (Vendor.CISCO_IOS,)
+"""Vendors with an access-switch template (network/render.py DIALECTS)."""
+
+
+class AccessPort(_Model):
+    """An access port of an access switch: in one plane's VLAN, or unused and shut down."""
+
+    interface: str
+    plane: Name | None = Field(None, description="the plane whose VLAN the port carries; none: shut down")
+    description: str = Field("", description="who is plugged in, e.g. finance-bureau 3F")
+
+
 class Family(_Model):
     """Prefix lengths of one address family: per level (a site's container), and inside a site."""
 
@@ -95,7 +113,11 @@ class Device(_Model):
     port: int = Field(22, ge=1, le=65535)
     planes: list[Name] = Field(default_factory=list, description="planes it routes (default: all)")
     vrfs: bool = Field(True, description="planes as VRFs; false: one plane in the global table")
-    lan: str = Field(description="interface that carries the site's segments")
+    lan: str = Field(
+        description="interface that carries the site's segments (an access switch: its uplink trunk)"
+    )
+    role: Role = Role.ROUTER
+    ports: list[AccessPort] = Field(default_factory=list, description="an access switch's access ports")
 
 
 class LinkEnd(_Model):
@@ -236,12 +258,16 @@ def _problems(net: Network) -> Iterator[str]:
                 yield f"@network.devices.{i}.planes.{j}: unknown plane {plane!r} (known: {sorted(planes)})"
         if not dev.vrfs and len(net.device_planes(dev)) != 1:
             yield f"@network.devices.{i}.vrfs: without VRFs a device routes exactly one plane (list it)"
+        yield from _port_problems(net, i, dev)
     devices = {d.name: d for d in net.devices}
     for i, link in enumerate(net.links):
         ends = [devices.get(link.a.device), devices.get(link.b.device)]
         for side, end in (("a", link.a), ("b", link.b)):
             if end.device not in devices:
                 yield f"@network.links.{i}.{side}.device: unknown device {end.device!r} (declare it)"
+            elif devices[end.device].role is Role.ACCESS_SWITCH:
+                yield (f"@network.links.{i}.{side}.device: {end.device} is an access switch; links are "
+                       "routed (the switch reaches its router through its lan: uplink trunk)")  # fmt: skip
         if None not in ends and not net.link_planes(link):
             yield f"@network.links.{i}: {link.a.device} and {link.b.device} share no plane (check planes)"
     for i, net_plane in enumerate(net.planes):
@@ -258,6 +284,24 @@ def _problems(net: Network) -> Iterator[str]:
     for i, unit in enumerate(net.budget_units):
         if unit.site is not None and unit.site not in sites:
             yield f"@network.budget_units.{i}.site: unknown site {unit.site!r} (declare it in network.sites)"
+
+
+def _port_problems(net: Network, i: int, dev: Device) -> Iterator[str]:
+    """An access switch's ports: each once, each in a plane the switch carries."""
+    if dev.role is not Role.ACCESS_SWITCH:
+        if dev.ports:
+            yield f"@network.devices.{i}.ports: only an access switch has ports (set role: access-switch)"
+        return
+    if dev.vendor not in ACCESS_VENDORS:
+        vendors = [str(v) for v in ACCESS_VENDORS]
+        yield f"@network.devices.{i}.vendor: access switches are rendered for {vendors}, not {dev.vendor}"
+    carried = {p.name for p in net.device_planes(dev)}
+    for dup in _dups([p.interface for p in dev.ports] + [dev.lan]):
+        yield f"@network.devices.{i}.ports: interface {dup!r} is used twice (the lan: uplink counts too)"
+    for j, port in enumerate(dev.ports):
+        if port.plane is not None and port.plane not in carried:
+            yield (f"@network.devices.{i}.ports.{j}.plane: {port.plane!r} is not a plane of this switch "
+                   f"(it carries {sorted(carried)}: add it to planes:)")  # fmt: skip
 
 
 def parse_network(text: str, source: str = "<estate>") -> Network:

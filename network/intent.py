@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from network.estate import Device, Management, NetPlane, Network
+from network.estate import Device, Management, NetPlane, Network, Role
 from network.ipam import IpamPlan, Prefix
 
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
@@ -44,6 +44,34 @@ class Interface:
 
 
 @dataclass(frozen=True)
+class Vlan:
+    id: int
+    """The plane's VRF id: the same tag the router's LAN subinterface of that plane uses."""
+    name: str
+
+
+@dataclass(frozen=True)
+class AccessPortIntent:
+    interface: str
+    description: str
+    vlan: Vlan | None
+    """None: an unused port, shut down."""
+
+
+@dataclass(frozen=True)
+class AccessIntent:
+    """An access switch: one VLAN per plane, trunked up to the site's router, access ports in them."""
+
+    vlans: tuple[Vlan, ...]
+    uplink: str
+    ports: tuple[AccessPortIntent, ...]
+
+    @property
+    def trunk_vlans(self) -> str:
+        return ",".join(str(v.id) for v in self.vlans)
+
+
+@dataclass(frozen=True)
 class DeviceIntent:
     device: Device
     site_title: str
@@ -51,6 +79,8 @@ class DeviceIntent:
     planes: tuple[PlaneIntent, ...]
     interfaces: tuple[Interface, ...]
     management: Management
+    access: AccessIntent | None = None
+    """Set for an access switch, which routes nothing (no planes, no interfaces of its own)."""
 
     @property
     def name(self) -> str:
@@ -68,8 +98,20 @@ def _name(base: str, device: Device, plane: NetPlane) -> tuple[str, int | None]:
     return (f"{base}.{plane.vrf}", plane.vrf) if device.vrfs else (base, None)
 
 
+def access_intent(net: Network, device: Device) -> AccessIntent:
+    vlans = {p.name: Vlan(p.vrf, p.name) for p in net.device_planes(device)}
+    ports = tuple(
+        AccessPortIntent(port.interface, port.description, vlans[port.plane] if port.plane else None)
+        for port in device.ports
+    )
+    return AccessIntent(tuple(vlans.values()), device.lan, ports)
+
+
 def device_intent(net: Network, plan: IpamPlan, device: Device) -> DeviceIntent:
     site = net.site(device.site)
+    if device.role is Role.ACCESS_SWITCH:
+        access = access_intent(net, device)
+        return DeviceIntent(device, site.title or site.name, net.area, (), (), net.management, access)
     planes = []
     for plane in net.device_planes(device):
         gateway = ends(plan.lookup(plane.name, 4, "segment", site.name))[0]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from egovops.audit import AuditTrail
 from network.diff import commands, unified
 from network.estate import Network
-from network.intent import DeviceIntent, device_intent
+from network.intent import AccessIntent, DeviceIntent, device_intent
 from network.ipam import IpamPlan
 from network.render import DIALECTS, VTYSH, Dialect, render_intent
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 _CLI_ERROR = re.compile(r"^% (Unknown command|Invalid|Incomplete|Ambiguous)|^(Error|% Error)", re.MULTILINE)
 _IF_STATUS = re.compile(r"^(\S+)\s+(up|down)\b", re.MULTILINE)
+_VLAN_ROW = re.compile(r"^(\d+)\s+\S+\s+\S+\s*(.*)$")
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,50 @@ def interfaces_up(session: Session, intent: DeviceIntent) -> list[dict[str, Any]
              "detail": f"status {states.get(i.name, 'absent')}"} for i in intent.interfaces]  # fmt: skip
 
 
+def _short(interface: str) -> str:
+    """IOS's abbreviation in `show vlan`: FastEthernet0/2 is Fa0/2, GigabitEthernet1/0/1 is Gi1/0/1."""
+    return re.sub(r"^([A-Za-z]{2})[A-Za-z-]*", r"\1", interface)
+
+
+def vlan_members(show_vlan_brief: str) -> dict[int, set[str]]:
+    """`show vlan brief` as VLAN id to its ports (abbreviated); long port lists wrap onto indented lines."""
+    members: dict[int, set[str]] = {}
+    current: set[str] | None = None
+    for line in show_vlan_brief.splitlines():
+        row = _VLAN_ROW.match(line)
+        if row:
+            current = members.setdefault(int(row.group(1)), set())
+            rest = row.group(2)
+        elif current is not None and line.startswith(" ") and line.strip():
+            rest = line
+        else:
+            current = None
+            continue
+        current.update(p.strip() for p in rest.split(",") if p.strip())
+    return members
+
+
+def access_in_place(session: Session, access: AccessIntent) -> list[dict[str, Any]]:
+    """One check per VLAN (present) and per access port (a member of its plane's VLAN)."""
+    members = vlan_members(str(session.send_command("show vlan brief")))
+    checks = [{"check": "vlan-present", "subject": str(v.id), "ok": v.id in members,
+               "detail": f"{v.name} {'present' if v.id in members else 'absent'}"}
+              for v in access.vlans]  # fmt: skip
+    for port in access.ports:
+        if port.vlan is None:
+            continue
+        found = sorted(vid for vid, ports in members.items() if _short(port.interface) in ports)
+        checks.append({"check": "port-in-vlan", "subject": port.interface, "ok": found == [port.vlan.id],
+                       "detail": f"in VLAN {found or 'none'}, wanted {port.vlan.id}"})  # fmt: skip
+    return checks
+
+
+def post_checks(session: Session, intent: DeviceIntent) -> list[dict[str, Any]]:
+    if intent.access is not None:
+        return access_in_place(session, intent.access)
+    return interfaces_up(session, intent)
+
+
 def missing_routes(session: Session, wanted: list[str]) -> list[str]:
     table = str(session.send_command("show ip route")) + str(session.send_command("show ipv6 route"))
     return [prefix for prefix in wanted if not re.search(rf"\s{re.escape(prefix)}\s", table)]
@@ -183,9 +228,10 @@ class Pusher:
                 return
             result.changed = True
             _apply(item.session, result.commands)
-            result.checks = interfaces_up(item.session, item.intent)
+            result.checks = post_checks(item.session, item.intent)
             if not all(c["ok"] for c in result.checks):
-                self._roll_back(item, "an interface is not up")
+                self._roll_back(item, "a post-check failed: " + next(c["detail"] for c in result.checks
+                                                                    if not c["ok"]))  # fmt: skip
         except Exception as exc:  # one device's failure must not stop the others
             result.failed, result.error = True, _brief(exc)
             if result.changed and item.session is not None:
@@ -196,8 +242,8 @@ class Pusher:
         healthy |= {d.name for d in self.net.devices if d.name not in {i.result.device for i in work}}
         wanted: dict[str, list[str]] = {}
         for item in work:
-            if item.result.failed or item.session is None:
-                continue
+            if item.result.failed or item.session is None or item.intent.access is not None:
+                continue  # an access switch routes nothing
             planes = {p.plane.name for p in item.intent.planes}
             wanted[item.result.device] = [
                 a.prefix

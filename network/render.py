@@ -36,6 +36,8 @@ class Dialect:
     """Blocks emptied line by line instead of deleted (a physical interface cannot be deleted)."""
     bare: tuple[str, ...] = ("description",)
     """Lines negated by their keyword alone (`no description`, not `no description TEXT`)."""
+    access_template: str | None = None
+    """The template of an access switch (role: access-switch), for vendors that have one."""
 
     def negation(self, line: str) -> str:
         word = next((w for w in self.bare if line.startswith(f"{w} ")), None)
@@ -63,8 +65,9 @@ DIALECTS: dict[Vendor, Dialect] = {
         "exit",
         "!",
         "show running-config",
-        ignore=(r"^version ", r"^Building configuration", r"^Current configuration"),
+        ignore=(r"^version ", r"^Building configuration", r"^Current configuration", r"^vlan 1$"),
         terminators=("exit", "end"),
+        access_template="cisco_ios_access.j2",
     ),
     Vendor.HUAWEI_VRP: Dialect(
         "huawei_vrp.j2",
@@ -100,7 +103,10 @@ def _environment() -> jinja2.Environment:
 
 
 def render_intent(intent: DeviceIntent) -> str:
-    template = _environment().get_template(DIALECTS[intent.device.vendor].template)
+    dialect = DIALECTS[intent.device.vendor]
+    name = dialect.access_template if intent.access else dialect.template
+    assert name is not None, "the estate admits access switches only of vendors with an access template"
+    template = _environment().get_template(name)
     return template.render(d=intent)
 
 

@@ -56,7 +56,7 @@ def _update_router(conn: Connection, live: Any, changes: dict[str, Any]) -> None
     if "external_network_id" in changes:
         network = changes.pop("external_network_id")
         changes["external_gateway_info"] = {"network_id": network} if network else {}
-    conn.network.update_router(live, **changes)
+    conn.network.update_router(live.id, **changes)
 
 
 def _assign(conn: Connection, r: Resource, refs: dict[str, Any]) -> Any:
@@ -112,30 +112,30 @@ ACTIONS: dict[Kind, Action] = {
     ),
     Kind.SUBNET_POOL: Action(
         lambda c, r, refs: c.network.create_subnet_pool(**_args(r, refs, "ip_version")),
-        lambda c, live: c.network.delete_subnet_pool(live),
-        lambda c, live, ch: c.network.update_subnet_pool(live, **ch),
+        lambda c, live: c.network.delete_subnet_pool(live.id),
+        lambda c, live, ch: c.network.update_subnet_pool(live.id, **ch),
         immutable=("ip_version", "is_shared"),
     ),
     Kind.NETWORK: Action(
         lambda c, r, refs: c.network.create_network(**_args(r, refs)),
-        lambda c, live: c.network.delete_network(live),
-        lambda c, live, ch: c.network.update_network(live, **ch),
+        lambda c, live: c.network.delete_network(live.id),
+        lambda c, live, ch: c.network.update_network(live.id, **ch),
         immutable=("provider_network_type", "provider_physical_network", "provider_segmentation_id"),
     ),
     Kind.SUBNET: Action(
         lambda c, r, refs: c.network.create_subnet(**_args(r, refs)),
-        lambda c, live: c.network.delete_subnet(live),
-        lambda c, live, ch: c.network.update_subnet(live, **ch),
+        lambda c, live: c.network.delete_subnet(live.id),
+        lambda c, live, ch: c.network.update_subnet(live.id, **ch),
         immutable=("ip_version", "cidr", "ipv6_ra_mode", "ipv6_address_mode"),
     ),
     Kind.RBAC_POLICY: Action(
         lambda c, r, refs: c.network.create_rbac_policy(**_args(r, refs, named=False)),
-        lambda c, live: c.network.delete_rbac_policy(live),
+        lambda c, live: c.network.delete_rbac_policy(live.id),
         compare=False,
     ),
     Kind.ROUTER: Action(
         _create_router,
-        lambda c, live: c.network.delete_router(live),
+        lambda c, live: c.network.delete_router(live.id),
         _update_router,
         compared_refs={
             "external_network_id": lambda live: (live.external_gateway_info or {}).get("network_id")
@@ -148,12 +148,12 @@ ACTIONS: dict[Kind, Action] = {
     ),
     Kind.SECURITY_GROUP: Action(
         _create_group,
-        lambda c, live: c.network.delete_security_group(live),
-        lambda c, live, ch: c.network.update_security_group(live, **ch),
+        lambda c, live: c.network.delete_security_group(live.id),
+        lambda c, live, ch: c.network.update_security_group(live.id, **ch),
     ),
     Kind.SECURITY_GROUP_RULE: Action(
         lambda c, r, refs: c.network.create_security_group_rule(**_args(r, refs, named=False)),
-        lambda c, live: c.network.delete_security_group_rule(live),
+        lambda c, live: c.network.delete_security_group_rule(live.id),
         compare=False,
     ),
 }

@@ -10,9 +10,9 @@ declare (a rule or an RBAC share added by hand): that is the drift it exists to 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
@@ -117,6 +117,7 @@ class Reconciler:
         self.audit = audit or (lambda action, target, detail: None)
         self.progress = progress or (lambda n: None)
         self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
 
     def conn(self) -> Connection:
         conn: Connection | None = getattr(self._local, "conn", None)
@@ -129,26 +130,34 @@ class Reconciler:
 
     # --- apply -------------------------------------------------------------------------------------
 
+    @contextmanager
+    def _workers(self) -> Iterator[None]:
+        """One pool for the whole run: its threads keep their connections (a token each) across layers."""
+        with ThreadPoolExecutor(self.workers) as pool:
+            self._pool = pool
+            try:
+                yield
+            finally:
+                self._pool = None
+
     def apply(self, dry_run: bool = False) -> Report:
         live = self.snapshot()
         ids: dict[str, str] = {}
         results: list[ResourceResult] = []
-        for layer in self.plan.layers():
-            results.extend(
-                self._parallel(partial(self._converge, live=live, ids=ids, dry_run=dry_run), layer)
-            )
+        with self._workers():
+            for layer in self.plan.layers():
+                results.extend(
+                    self._parallel(partial(self._converge, live=live, ids=ids, dry_run=dry_run), layer)
+                )
         results.extend(self._prune(live, ids, dry_run))
         return Report("apply", dry_run, results)
 
     def _parallel(
         self, run: Callable[[Resource], ResourceResult], items: list[Resource]
     ) -> list[ResourceResult]:
-        if self.workers <= 1 or len(items) <= 1:
-            done = [run(r) for r in items]
-        else:
-            with ThreadPoolExecutor(self.workers) as pool:
-                done = list(pool.map(run, items))
-        return done
+        if self._pool is None or self.workers <= 1 or len(items) <= 1:
+            return [run(r) for r in items]
+        return list(self._pool.map(run, items))
 
     def _converge(self, resource: Resource, live: Live, ids: dict[str, str], dry_run: bool) -> ResourceResult:
         try:
@@ -271,7 +280,7 @@ class Reconciler:
         diff = {"security_group_ids": ([baseline], actual)}
         try:
             if not dry_run:
-                self.conn().network.update_port(port, security_group_ids=[baseline])
+                self.conn().network.update_port(port.id, security_group_ids=[baseline])
                 self.audit(
                     "update",
                     name,
@@ -309,8 +318,13 @@ class Reconciler:
                 if obj is not None:
                     ids[resource.key] = _id(obj, resource, ids)
                     found[resource.key] = obj
-        kept = set(keep)
-        results: list[ResourceResult] = []
+        with self._workers():
+            results = list(self._remove_layers(live, ids, found, set(keep), dry_run))
+        return Report("destroy", dry_run, results)
+
+    def _remove_layers(
+        self, live: Live, ids: dict[str, str], found: dict[str, Any], kept: set[str], dry_run: bool
+    ) -> Iterator[ResourceResult]:
         for layer in reversed(self.plan.layers()):
             todo = [r for r in layer if r.key not in kept]
 
@@ -326,8 +340,7 @@ class Reconciler:
                 finally:
                     self.progress(1)
 
-            results.extend(self._parallel(remove, todo))
-        return Report("destroy", dry_run, results)
+            yield from self._parallel(remove, todo)
 
 
 def _id(obj: Any, resource: Resource, ids: dict[str, str]) -> str:

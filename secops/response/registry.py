@@ -10,7 +10,12 @@ from typing import Any
 from secops.response.action import ActionKind
 from secops.response.errors import OptionsError, ResponseError
 
-BUILTIN_MODULES = ("secops.response.waf_block", "secops.response.nft_deny")
+BUILTIN_MODULES = (
+    "secops.response.waf_block",
+    "secops.response.nft_deny",
+    "secops.response.router_acl",
+    "secops.response.port_quarantine",
+)
 RESERVED = frozenset({"list", "approve", "undo", "kinds"})
 """Names the `egovops respond` command uses itself."""
 

@@ -162,7 +162,8 @@ def test_cli_approval_and_undo_exit_codes(cases: CaseStore, tmp_path: Path) -> N
     missing = cli(config, "respond", "undo", "9", code=Exit.USAGE)
 
     assert {k["kind"]: k["impact"] for k in kinds} == {
-        "file-block": "high", "nft-deny": "high", "waf-block": "high", "watch-list": "low"
+        "file-block": "high", "nft-deny": "high", "port-quarantine": "high", "router-acl": "high",
+        "waf-block": "high", "watch-list": "low",
     }  # fmt: skip
     assert (dry["dry_run"], dry["step"], dry["changes"]) == (
         True,

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import orjson
 
 from secops.detection.alerts import Alert, Suppression, Suppressor, alert_id, event_alert_id, iso
+from secops.detection.collector import young_generation
 from secops.detection.correlate import AnyCorrelation, Correlation, RuleInfo, compile_correlations
 from secops.detection.correlate_windows import add_closing, add_immediate, close, rebuild
 from secops.detection.ruleset import NativeScan
@@ -254,8 +255,13 @@ class Engine:
         With the native matcher the batch is matched on the events' JSON text in one call, and only
         the events that matched a rule are looked at here (through the few fields the engine reads);
         the others just move event time on, once per run of them (windows that run closes are judged
-        before the next match, as they would be event by event).
+        before the next match, as they would be event by event). The garbage collector's young generation
+        is about a batch meanwhile (`collector.young_generation`).
         """
+        with young_generation():
+            return self._batch(events)
+
+    def _batch(self, events: Sequence[Event]) -> list[Alert]:
         scan = self._scan(events, self._project) if self._scan is not None else None
         if scan is None:
             alerts: list[Alert] = []

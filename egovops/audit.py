@@ -5,6 +5,10 @@ hash over all of that, so editing, deleting or reordering any record breaks the 
 `verify()` names the first one that does not fit. The file is only ever appended to, under an exclusive
 lock, so processes writing at once (CLI, API) keep one chain.
 
+Changes made through the web also record where from (`detail.source`, the client address) and the object
+`before` and `after` (`detail.before`, `detail.after`); the record's shape is unchanged, so older files
+verify as they did.
+
 A chain cannot show that its newest records were cut off; `verify()` reports the count and head hash,
 which an external copy (a notification, a regulator's report) can be checked against.
 """
@@ -82,8 +86,11 @@ class AuditTrail:
         self.path = path
         self.clock = clock
 
-    def append(self, actor: str, action: str, target: str, detail: dict[str, Any]) -> AuditRecord:
-        """Add one record after the current last one; `detail` must be JSON-serialisable."""
+    def append(
+        self, actor: str, action: str, target: str, detail: dict[str, Any], *,
+        source: str | None = None, before: Any = None, after: Any = None,
+    ) -> AuditRecord:
+        """Add one record after the last one; `detail`, `before` and `after` must be JSON-serialisable."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a+b") as file:
             fcntl.flock(file, fcntl.LOCK_EX)
@@ -94,7 +101,7 @@ class AuditTrail:
                 "actor": actor,
                 "action": action,
                 "target": target,
-                "detail": orjson.loads(orjson.dumps(detail)),
+                "detail": orjson.loads(orjson.dumps({**detail, **_provenance(source, before, after)})),
                 "prev": last.hash if last else GENESIS,
             }
             record = AuditRecord(**fields, hash=record_hash(fields))
@@ -107,6 +114,10 @@ class AuditTrail:
         """Every record, oldest first (as stored: `verify()` says whether to trust them)."""
         for _number, line in self._lines():
             yield AuditRecord.model_validate_json(line)
+
+    def stored(self) -> int:
+        """How many records the file holds, readable or not (`verify()` says how many fit the chain)."""
+        return sum(1 for _ in self._lines())
 
     def verify(self) -> Verification:
         """Walk the chain; the first record whose content, sequence or link does not fit is named."""
@@ -135,6 +146,13 @@ class AuditTrail:
             for number, line in enumerate(file, start=1):
                 if line.strip():
                     yield number, line
+
+
+def _provenance(source: str | None, before: Any, after: Any) -> dict[str, Any]:
+    found: dict[str, Any] = {} if source is None else {"source": source}
+    if before is not None or after is not None:
+        found.update(before=before, after=after)
+    return found
 
 
 def _last_record(file: Any) -> AuditRecord | None:

@@ -61,6 +61,7 @@ class RetentionSettings(_Section):
 class ServeSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    estate: Path | None = Field(None, description="estate file the console's admin pages show")
 
 
 class DetectionSettings(_Section):
@@ -78,6 +79,19 @@ class CloudSettings(_Section):
     lifecycle: Path = Field(Path("var/tenants.jsonl"), description="tenant requests and their states")
 
 
+class SecuritySettings(_Section):
+    state_dir: Path = Field(Path("var"), description="users, tokens and sessions (security.db), session key")
+    key_file: Path = Field(
+        Path("var/secrets.key"), description="16-byte SM4 key sealing secrets; EGOVOPS_SECRET_KEY (hex) wins"
+    )
+    secrets_file: Path = Field(Path("var/secrets.sealed.json"), description="the sealed secrets")
+    idle_timeout: int = Field(900, ge=30, description="seconds without a request before a session ends")
+    lockout_threshold: int = Field(5, ge=1, description="failed logins in a row that lock an account")
+    lockout_minutes: float = Field(15.0, gt=0, description="how long a locked account stays locked")
+    cookie_name: str = Field("egovops_session", pattern=r"^[A-Za-z0-9_-]+$")
+    cookie_secure: bool = Field(False, description="send the session cookie over HTTPS only (behind TLS)")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EGOVOPS_", env_nested_delimiter="__", extra="forbid")
 
@@ -89,6 +103,7 @@ class Settings(BaseSettings):
     incidents: IncidentSettings = Field(default_factory=IncidentSettings)
     response: ResponseSettings = Field(default_factory=ResponseSettings)
     cloud: CloudSettings = Field(default_factory=CloudSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
 
     @classmethod
     def settings_customise_sources(

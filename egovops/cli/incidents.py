@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,6 +11,7 @@ import orjson
 import typer
 from rich.table import Table
 
+from egovops.audit import AuditTrail
 from egovops.cli.alerts import (
     ByOpt,
     SeverityOpt,
@@ -114,6 +116,20 @@ def show(ctx: typer.Context, number: Number, store_url: StoreOpt = None, as_json
         out.print(f"evidence: {kinds.count('event')} events, {kinds.count('pcap')} pcap cuts")
 
 
+def _audit(
+    ctx: typer.Context, who: str, action: str, number: int, before: Any, after: Any, **detail: Any
+) -> None:
+    """The change in the audit trail, as the API and the console record theirs; from where: this host."""
+    AuditTrail(state(ctx).settings.response.audit_log).append(
+        who, action, f"incident/{number}", {"via": "cli", **detail},
+        source=f"cli@{socket.gethostname()}", before=before, after=after,
+    )  # fmt: skip
+
+
+def _case(row: Any) -> dict[str, Any]:
+    return {"state": row.state, "assignee": row.assignee}
+
+
 @app.command()
 def assign(
     ctx: typer.Context,
@@ -125,7 +141,9 @@ def assign(
 ) -> None:
     """Give the incident to someone (this acknowledges it, stopping the acknowledge clock)."""
     with case_errors(as_json), open_case_store(ctx, store_url) as cases:
+        before = _case(cases.incident(number))
         row = lifecycle.assign(cases, number, assignee, actor(by))
+        _audit(ctx, actor(by), "incident.assign", number, before, _case(row))
         summary = incident_summary(row, cases.settings, cases.clock())
     if as_json:
         emit_json(summary)
@@ -156,6 +174,7 @@ def transition(
     """
     with case_errors(as_json), open_case_store(ctx, store_url) as cases:
         events = open_configured_store(state(ctx).settings, store_url) if recipients else None
+        before = _case(cases.incident(number))
         try:
             row = lifecycle.transition(
                 cases, number, target, actor(by), reason=reason, recipients=recipients or [], events=events
@@ -163,6 +182,8 @@ def transition(
         finally:
             if events is not None:
                 events.close()
+        _audit(ctx, actor(by), "incident.transition", number, before, _case(row), reason=reason,
+               recipients=recipients or [])  # fmt: skip
         summary = incident_summary(row, cases.settings, cases.clock())
         summary["notifications"] = [
             {"id": n.id, "recipient": n.recipient, "subject": n.subject} for n in row.notifications
@@ -188,7 +209,10 @@ def note(
 ) -> None:
     """Add a note to the incident's record."""
     with case_errors(as_json), open_case_store(ctx, store_url) as cases:
+        before = len(cases.incident(number).notes)
         row = lifecycle.add_note(cases, number, text, actor(by))
+        after = {"notes": len(row.notes), "text": text}
+        _audit(ctx, actor(by), "incident.note", number, {"notes": before}, after)
         detail = incident_detail(row, cases.settings, cases.clock())
     if as_json:
         emit_json({"id": number, "notes": detail["notes"]})

@@ -6,27 +6,61 @@ The console proper (roles, sessions, incidents) comes with its own issue; until 
 
 from __future__ import annotations
 
-import html
 import threading
 from collections.abc import Iterator
 from contextlib import asynccontextmanager, contextmanager
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import uvicorn
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi import Query as Param
-from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
 
 from egovops.cli.common import open_configured_store, open_detector, parse_fields, parse_when
 from egovops.config import Settings
+from egovops.security.app import install
+from egovops.security.deps import allow, audit_change
+from egovops.security.roles import Principal, Role
+from egovops.web.console import CONSOLE_STATIC, Backends, console_router
 from secops.ingest.follow import Follower
 from secops.ingest.pipeline import IngestOptions, Ingestor
 from secops.store import Query, Store
 
 if TYPE_CHECKING:
     from secops.incidents.cases import CaseStore
+    from secops.response.workflow import Responder
+
+ANYONE = Depends(allow(Role.ADMIN, Role.ANALYST, Role.AUDITOR))
+ESTATE_READERS = Depends(allow(Role.ADMIN, Role.AUDITOR))
+AUDITOR = Depends(allow(Role.AUDITOR))
+ANALYST = allow(Role.ANALYST)
+APPROVER = allow(Role.ANALYST, Role.ADMIN)
+"""三权分立: everyone reads the SOC's data; only analysts change incidents and request response actions;
+a second analyst or an admin approves a high-impact one; only the auditor reads the audit trail."""
+
+
+class Assignment(BaseModel):
+    assignee: str = Field(min_length=1, max_length=200)
+
+
+class Move(BaseModel):
+    to: str = Field(description="next state, English or Chinese (notified / 通报 …)")
+    reason: str | None = Field(None, max_length=10_000)
+    recipients: list[str] = Field(default_factory=list, description="通报 recipients, for notified")
+
+
+class NoteText(BaseModel):
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class ActionRequest(BaseModel):
+    kind: str
+    dry_run: bool = False
+    address: str | None = Field(None, description="which source address, if the incident has several")
 
 
 class Shared:
@@ -78,12 +112,13 @@ def create_app(settings: Settings, store_url: str | None, inbox: Path, options: 
         return store
 
     app = FastAPI(title="egovops", version="0.1.0", lifespan=lifespan)
+    install(app, settings, settings.security.state_dir)
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
         return {"ok": True, "inbox": str(inbox)}
 
-    @app.get("/api/events")
+    @app.get("/api/events", dependencies=[ANYONE])
     def events(
         q: str = "",
         since: str | None = None,
@@ -102,7 +137,7 @@ def create_app(settings: Settings, store_url: str | None, inbox: Path, options: 
         with shared.use() as store:
             return {"total": store.count(query), "events": store.search(query)}
 
-    @app.get("/api/stats")
+    @app.get("/api/stats", dependencies=[ANYONE])
     def stats() -> dict[str, Any]:
         with shared.use() as store:
             figures = store.stats()
@@ -111,12 +146,12 @@ def create_app(settings: Settings, store_url: str | None, inbox: Path, options: 
             "dead_letters": figures.dead_letters, "spool_events": figures.spool_events,
         }
 
-    @app.get("/api/ingest")
+    @app.get("/api/ingest", dependencies=[ESTATE_READERS])
     def ingest_status() -> dict[str, Any]:
         follower: Follower = app.state.follower
         return {**follower.report.as_dict(), "problems": {str(k): v for k, v in follower.problems.items()}}
 
-    @app.get("/api/alerts")
+    @app.get("/api/alerts", dependencies=[ANYONE])
     def alerts(
         since: str | None = None,
         severity: str | None = None,
@@ -137,7 +172,7 @@ def create_app(settings: Settings, store_url: str | None, inbox: Path, options: 
         rows = cases().alerts(since=when, min_severity=severity, rule=rule, incident=incident, limit=limit)
         return [alert_view(row, row.incident_id) for row in rows]
 
-    @app.get("/api/incidents")
+    @app.get("/api/incidents", dependencies=[ANYONE])
     def incidents(
         state: Annotated[list[str] | None, Param()] = None,
         limit: Annotated[int, Param(ge=1, le=1000)] = 100,
@@ -156,7 +191,7 @@ def create_app(settings: Settings, store_url: str | None, inbox: Path, options: 
         rows = store.incidents(states=wanted, limit=limit)
         return [incident_summary(row, store.settings, now) for row in rows]
 
-    @app.get("/api/incidents/{number}")
+    @app.get("/api/incidents/{number}", dependencies=[ANYONE])
     def incident(number: int) -> dict[str, Any]:
         """One incident whole: alerts, transitions, notes, notifications, evidence, SLA clocks."""
         from secops.incidents.errors import CaseNotFoundError
@@ -168,21 +203,154 @@ def create_app(settings: Settings, store_url: str | None, inbox: Path, options: 
         except CaseNotFoundError as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from exc
 
-    @app.get("/", response_class=HTMLResponse)
-    def index() -> str:
-        with shared.use() as store:
-            figures = store.stats()
-        rows = "".join(
-            f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in sorted(figures.per_dataset.items())
-        )
-        return (
-            "<!doctype html><html lang='zh-CN'><meta charset='utf-8'><title>egovops 安全运营</title>"
-            "<body><h1>egovops</h1><p>事件总数 events: " f"{figures.total}" "</p>"
-            f"<table><tr><th>dataset</th><th>events</th></tr>{rows}</table>"
-            f"<p>收件箱 inbox: {html.escape(str(inbox))}</p></body></html>"
-        )
+    # -- changes (issue 3 through the API): each also goes to the audit trail with who, from where, and
+    # the state before and after
 
+    def responder() -> Responder:
+        from secops.response.workflow import Responder
+
+        return Responder(cases(), app.state.audit, settings.response)
+
+    @app.post("/api/incidents/{number}/assign")
+    def assign_incident(
+        number: int, body: Assignment, request: Request, me: Annotated[Principal, Depends(ANALYST)]
+    ) -> dict[str, Any]:
+        """Give the incident to someone (this acknowledges it)."""
+        from secops.incidents import lifecycle
+        from secops.incidents.report import incident_summary
+
+        store = cases()
+        with refusals():
+            before = case_state(store.incident(number))
+            row = lifecycle.assign(store, number, body.assignee, me.name)
+        after = case_state(row)
+        audit_change(request, me, "incident.assign", f"incident/{number}", before=before, after=after)
+        return incident_summary(row, store.settings, store.clock())
+
+    @app.post("/api/incidents/{number}/transition")
+    def transition_incident(
+        number: int, body: Move, request: Request, me: Annotated[Principal, Depends(ANALYST)]
+    ) -> dict[str, Any]:
+        """Move the incident on (new→notified→contained→traced→closed, or false_positive/benign)."""
+        from secops.incidents import lifecycle
+        from secops.incidents.report import incident_summary
+
+        store = cases()
+        with refusals(), shared.use() as events:
+            before = case_state(store.incident(number))
+            row = lifecycle.transition(
+                store, number, body.to, me.name, reason=body.reason, recipients=body.recipients, events=events
+            )
+        audit_change(
+            request, me, "incident.transition", f"incident/{number}", before=before, after=case_state(row),
+            detail={"reason": body.reason, "recipients": body.recipients},
+        )
+        return incident_summary(row, store.settings, store.clock())
+
+    @app.post("/api/incidents/{number}/notes")
+    def note_incident(
+        number: int, body: NoteText, request: Request, me: Annotated[Principal, Depends(ANALYST)]
+    ) -> dict[str, Any]:
+        """Add a note to the incident's record."""
+        from secops.incidents import lifecycle
+        from secops.incidents.report import incident_detail
+
+        store = cases()
+        with refusals():
+            before = len(store.incident(number).notes)
+            row = lifecycle.add_note(store, number, body.text, me.name)
+        audit_change(request, me, "incident.note", f"incident/{number}",
+                     before={"notes": before}, after={"notes": len(row.notes), "text": body.text.strip()})
+        return {"id": number, "notes": incident_detail(row, store.settings, store.clock())["notes"]}
+
+    @app.post("/api/incidents/{number}/respond")
+    def respond(
+        number: int, body: ActionRequest, request: Request, me: Annotated[Principal, Depends(ANALYST)]
+    ) -> dict[str, Any]:
+        """Request a response action; `dry_run` shows exactly what would change and changes nothing.
+        A high-impact action waits for a second person's approval."""
+        from secops.response.registry import get_kind
+        from secops.response.workflow import action_view
+
+        with refusals():
+            work = responder()
+            if body.dry_run:
+                plan = work.preview(body.kind, number, body.address)
+                return {"dry_run": True, "impact": get_kind(body.kind).impact.value, **plan.as_dict()}
+            view = action_view(work.request(body.kind, number, me.name, address=body.address))
+        audit_change(request, me, "response.request", f"action:{view['id']}", after=view)
+        return view
+
+    def action_step(action_id: int, step: str, request: Request, me: Principal) -> dict[str, Any]:
+        from secops.response.workflow import action_view
+
+        with refusals():
+            work = responder()
+            before = action_view(work.action(action_id))
+            done = work.approve(action_id, me.name) if step == "approve" else work.undo(action_id, me.name)
+        after = action_view(done)
+        audit_change(request, me, f"response.{step}", f"action:{action_id}", before=before, after=after)
+        return after
+
+    @app.post("/api/actions/{action_id}/approve")
+    def approve_action(
+        action_id: int, request: Request, me: Annotated[Principal, Depends(APPROVER)]
+    ) -> dict[str, Any]:
+        """Approve a pending high-impact action (not one's own request) and run it."""
+        return action_step(action_id, "approve", request, me)
+
+    @app.post("/api/actions/{action_id}/undo")
+    def undo_action(
+        action_id: int, request: Request, me: Annotated[Principal, Depends(ANALYST)]
+    ) -> dict[str, Any]:
+        """Reverse an executed action."""
+        return action_step(action_id, "undo", request, me)
+
+    @app.get("/api/audit", dependencies=[AUDITOR])
+    def audit_records(
+        offset: Annotated[int, Param(ge=0)] = 0, limit: Annotated[int, Param(ge=1, le=1000)] = 100
+    ) -> list[dict[str, Any]]:
+        """The audit trail, oldest first, a page at a time (the auditor's alone: 三权分立)."""
+        return [r.model_dump() for r in islice(app.state.audit.records(), offset, offset + limit)]
+
+    @app.get("/api/audit/verify", dependencies=[AUDITOR])
+    def audit_verify() -> dict[str, Any]:
+        """Whether the SM3 chain is intact, how many records, its head, or the first bad record."""
+        result: dict[str, Any] = app.state.audit.verify().as_dict()
+        return result
+
+    def users() -> list[Any]:
+        """The accounts of the security layer (`egovops users`), for the admin's read-only list."""
+        listed: list[Any] = app.state.security.users()
+        return listed
+
+    backends = Backends(events=shared.use, cases=cases, ingest=lambda: app.state.follower, users=users)
+    app.include_router(console_router(settings, backends))  # the console's pages, `/` among them
+    app.mount("/static/console", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
     return app
+
+
+def case_state(row: Any) -> dict[str, Any]:
+    """What the audit trail keeps of an incident before and after a change."""
+    return {"state": row.state, "assignee": row.assignee}
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """Refused changes as HTTP answers: unknown incident or action 404, refused change 409, failed
+    action 502 (the action is recorded as failed)."""
+    from secops.incidents.errors import CaseError, CaseNotFoundError
+    from secops.response.errors import ActionError
+
+    try:
+        yield
+    except CaseNotFoundError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
+    except CaseError as exc:
+        status = 404 if str(exc).startswith("no response action") else 409
+        raise HTTPException(status_code=status, detail=str(exc)) from exc
+    except ActionError as exc:
+        raise HTTPException(status_code=502, detail=f"{exc} (the action is recorded as failed)") from exc
 
 
 def run_server(

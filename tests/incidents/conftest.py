@@ -12,6 +12,14 @@ from secops.store.sqlite import SQLiteStore
 from tests.incidents.helpers import AUTH_LOG, DATA, FakeClock, ingest
 
 
+@pytest.fixture(autouse=True)
+def audit_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the CLI's changes are audited in these tests (not the working directory's var/)."""
+    path = tmp_path / "audit.log"
+    monkeypatch.setenv("EGOVOPS_RESPONSE__AUDIT_LOG", str(path))
+    return path
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from typer.testing import CliRunner
 
+from egovops.audit import AuditTrail
 from egovops.cli.alerts import app as alerts_app
 from egovops.cli.common import Exit
 from egovops.cli.incidents import app as incidents_app
@@ -55,7 +56,9 @@ def test_alerts_list_and_show(eve_store: SQLiteStore, db: Path) -> None:
     )
 
 
-def test_incident_lifecycle_through_the_cli(eve_store: SQLiteStore, db: Path, tmp_path: Path) -> None:
+def test_incident_lifecycle_through_the_cli(
+    eve_store: SQLiteStore, db: Path, tmp_path: Path, audit_log: Path
+) -> None:
     seed(eve_store, db)
     url = f"sqlite:///{db}"
 
@@ -84,6 +87,15 @@ def test_incident_lifecycle_through_the_cli(eve_store: SQLiteStore, db: Path, tm
     }
     assert [n["text"] for n in noted["notes"]] == ["zhang.wei", "owner called back"]
     assert (dismissed["state"], dismissed["next_states"]) == ("false_positive", [])
+    trail = AuditTrail(audit_log)
+    changes = [(r.actor, r.action, r.target, r.detail["before"], r.detail["after"]) for r in trail.records()]
+    assert changes[:2] == [
+        ("lead", "incident.assign", "incident/1", {"state": "new", "assignee": None},
+         {"state": "new", "assignee": "zhang.wei"}),
+        ("zhang.wei", "incident.transition", "incident/1", {"state": "new", "assignee": "zhang.wei"},
+         {"state": "notified", "assignee": "zhang.wei"}),
+    ]  # fmt: skip
+    assert len(list(trail.records())) == 4 and trail.verify().ok  # the refused move changed nothing
     assert [i["id"] for i in call(incidents_app, "list", "--store", url, "--open")] == [1]
     assert [i["id"] for i in call(incidents_app, "list", "--store", url, "--state", "误报")] == [2]
 

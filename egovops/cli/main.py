@@ -53,6 +53,12 @@ _LAZY_GROUPS = {
     "net": "egovops.cli.net",
     "range": "egovops.cli.range",
     "compliance": "egovops.cli.compliance",
+    "users": "egovops.cli.users",
+    "tokens": "egovops.cli.tokens",
+    "audit": "egovops.cli.audit",
+    "secrets": "egovops.cli.secrets",
+    "exporter": "egovops.cli.exporter",
+    "indicators": "egovops.cli.indicators",
 }
 """Command groups imported when used: they pull in pySigma and SQLAlchemy, which `ingest` does not need."""
 

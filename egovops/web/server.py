@@ -17,6 +17,7 @@ import typer
 import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi import Query as Param
+from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
@@ -117,6 +118,22 @@ def create_app(settings: Settings, store_url: str | None, inbox: Path, options: 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
         return {"ok": True, "inbox": str(inbox)}
+
+    scrape = threading.Lock()
+
+    @app.get("/metrics", dependencies=[ANYONE], response_class=PlainTextResponse)
+    def metrics() -> PlainTextResponse:
+        """Prometheus text format (scrape with `authorization: {credentials: TOKEN}`); the registry reads the
+        store and case store through connections of its own, opened on the first scrape."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        from monitors.exporter import build_registry
+
+        with scrape:
+            if getattr(app.state, "metrics", None) is None:
+                app.state.metrics = build_registry(settings, estate=settings.serve.estate)
+            body = generate_latest(app.state.metrics)
+        return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/events", dependencies=[ANYONE])
     def events(

@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from monitors import metrics
 from secops.detection.alerts import Alert
 from secops.detection.engine import Engine, EngineOptions, SnapshotError
 from secops.detection.ruleset import RuleSet
@@ -35,6 +36,7 @@ class Detector:
         self.ruleset = ruleset
         self.cases = cases
         self.engine = Engine(ruleset, options)
+        metrics.watch_engine(self.engine.metrics)
         self.state_path = state_path
         self.save_every = save_every
         self.saved_at = time.monotonic()
@@ -50,7 +52,10 @@ class Detector:
 
     def observe(self, events: Sequence[Event]) -> None:
         """Run one stored batch through the engine (one native matching call) and record its alerts."""
-        self._record(self.engine.process_batch(events))
+        started = time.perf_counter()
+        alerts = self.engine.process_batch(events)
+        metrics.observe_detection(time.perf_counter() - started, alerts)
+        self._record(alerts)
         if self.state_path is not None and time.monotonic() - self.saved_at >= self.save_every:
             self._save()
 

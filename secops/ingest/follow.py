@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from monitors import metrics
 from secops.ingest.pipeline import (
     Ingestor,
     IngestReport,
@@ -100,6 +101,7 @@ class Follower:
         self.sink.flush()
         self._save_checkpoints()
         self.store.flush()
+        metrics.mark_poll()
         return read
 
     def _poll_path(self, path: Path) -> int:

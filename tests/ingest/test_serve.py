@@ -22,20 +22,21 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def get(url: str) -> tuple[int, Any]:
+def get(url: str, token: str) -> tuple[int, Any]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
 
 
-def wait_for(url: str, ready: Any, seconds: float = 60) -> Any:
+def wait_for(url: str, token: str, ready: Any, seconds: float = 60) -> Any:
     deadline = time.monotonic() + seconds
     last: Any = None
     while time.monotonic() < deadline:
         try:
-            status, last = get(url)
+            status, last = get(url, token)
             if status == 200 and ready(last):
                 return last
         except OSError:
@@ -47,18 +48,23 @@ def wait_for(url: str, ready: Any, seconds: float = 60) -> Any:
 def test_serve_ingests_the_inbox_and_answers_the_api(tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    made = subprocess.run(
+        [*EGOVOPS, "tokens", "create", "ci", "--role", "analyst", "--json"],
+        cwd=tmp_path, capture_output=True, check=True, text=True,
+    )  # fmt: skip
+    token = json.loads(made.stdout)["token"]  # what scripts use; the console's logins are tested elsewhere
     server = subprocess.Popen(
         [*EGOVOPS, "serve", "--port", str(port)], cwd=tmp_path,
         env={**os.environ, "EGOVOPS_INGEST__POLL_INTERVAL": "0.2"},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(f"{base}/healthz", lambda body: body["ok"])
+        wait_for(f"{base}/healthz", token, lambda body: body["ok"])
         write_lines(tmp_path / "var" / "inbox" / "eve.json", [eve_alert(n) for n in range(12)] + ["{bad"])
 
-        stats = wait_for(f"{base}/api/stats", lambda body: body["total"] == 12)
-        status, found = get(f"{base}/api/events?field=source.ip=203.0.113.7&limit=5")
-        bad_status, bad = get(f"{base}/api/events?since=yesterday-ish")
+        stats = wait_for(f"{base}/api/stats", token, lambda body: body["total"] == 12)
+        status, found = get(f"{base}/api/events?field=source.ip=203.0.113.7&limit=5", token)
+        bad_status, bad = get(f"{base}/api/events?since=yesterday-ish", token)
 
         assert stats["per_dataset"] == {"suricata.eve": 12}
         assert stats["dead_letters"] == 1
@@ -67,15 +73,24 @@ def test_serve_ingests_the_inbox_and_answers_the_api(tmp_path: Path) -> None:
         assert bad_status == 400 and "yesterday-ish" in bad["detail"]
 
         # Detection ran on what the inbox brought: IDS alerts, grouped into one incident by source.
-        alerts = wait_for(f"{base}/api/alerts", lambda body: len(body) > 0)
+        alerts = wait_for(f"{base}/api/alerts", token, lambda body: len(body) > 0)
         assert {a["entity"].get("source.ip") for a in alerts} == {"203.0.113.7"}
         assert all(len(a["event_ids"]) >= 1 and a["rule_id"] for a in alerts)
-        status, incidents = get(f"{base}/api/incidents")
+        status, incidents = get(f"{base}/api/incidents", token)
         assert status == 200 and [i["state"] for i in incidents] == ["new"]
-        status, detail = get(f"{base}/api/incidents/{incidents[0]['id']}")
+        status, detail = get(f"{base}/api/incidents/{incidents[0]['id']}", token)
         assert status == 200 and {a["id"] for a in detail["alerts"]} == {a["id"] for a in alerts}
-        assert get(f"{base}/api/incidents/9999")[0] == 404
-        assert get(f"{base}/api/alerts?severity=dreadful")[0] == 400
+        assert get(f"{base}/api/incidents/9999", token)[0] == 404
+        assert get(f"{base}/api/alerts?severity=dreadful", token)[0] == 400
+
+        # What Prometheus scrapes: the follower's rounds, the engine's batches and windows, the stores.
+        scrape = urllib.request.Request(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(scrape, timeout=30) as response:
+            metrics = response.read().decode()
+        assert "egovops_ingest_last_poll_timestamp_seconds " in metrics
+        assert "egovops_detection_batch_duration_seconds_count " in metrics
+        assert 'egovops_store_events{dataset="suricata.eve"} 12.0' in metrics
+        assert f'egovops_incidents{{severity="{incidents[0]["severity"]}",state="new"}} 1.0' in metrics
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)

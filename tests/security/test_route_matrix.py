@@ -24,6 +24,7 @@ API_POLICY: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/openapi.json"): ALL,
     ("GET", "/api/events"): ALL,
     ("GET", "/api/stats"): ALL,
+    ("GET", "/metrics"): ALL,
     ("GET", "/api/alerts"): ALL,
     ("GET", "/api/incidents"): ALL,
     ("GET", "/api/incidents/{number}"): ALL,
@@ -194,3 +195,12 @@ def test_pages_send_a_browser_to_the_login_form(plane: Plane) -> None:
 def test_no_swagger_ui_from_a_cdn(plane: Plane) -> None:
     assert requests.get(f"{plane.url}/docs", timeout=30).status_code in {401, 404}
     assert requests.get(f"{plane.url}/redoc", timeout=30).status_code in {401, 404}
+
+
+def test_prometheus_scrapes_metrics_with_a_token(plane: Plane) -> None:
+    bearer = {"Authorization": f"Bearer {plane.tokens[Role.AUDITOR]}"}
+    answer = requests.get(f"{plane.url}/metrics", headers=bearer, timeout=60)
+
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    assert "egovops_audit_records" in answer.text and "egovops_store_up 1.0" in answer.text
+    assert requests.get(f"{plane.url}/metrics", timeout=60).status_code == 401

@@ -1,7 +1,9 @@
-"""`egovops serve`: the API and a first console page, plus ingestion of the inbox in the background.
+"""`egovops serve`: the console, the REST API and /metrics, with ingestion and detection of the inbox
+running in the background.
 
-The console proper (roles, sessions, incidents) comes with its own issue; until then the server binds to
-127.0.0.1 by default and serves read-only views of the event store.
+Every route but /healthz, /login and the console's stylesheet wants a session or an API token of a role
+the route admits (egovops/security/); every change is written to the audit trail with who, from where,
+and before/after. Binds 127.0.0.1 unless told otherwise.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from egovops.cli.common import open_configured_store, open_detector, parse_fields, parse_when
+from egovops.cli.common import err, open_configured_store, open_detector, parse_fields, parse_when
 from egovops.config import Settings
 from egovops.security.app import install
 from egovops.security.deps import allow, audit_change
@@ -375,4 +377,9 @@ def run_server(
     ingest_options: IngestOptions, as_json: bool,
 ) -> None:
     app = create_app(settings, store_url, inbox, ingest_options)
+    if not app.state.security.users():
+        err.print(
+            "no console users yet: create the first with "
+            "`egovops users add NAME --role admin --password-stdin` (analyst and auditor likewise)"
+        )
     uvicorn.run(app, host=host, port=port, log_level="warning" if as_json else "info")

@@ -53,6 +53,15 @@ def test_login_sets_a_signed_httponly_samesite_strict_cookie(plane: Plane) -> No
     assert tampered.get(f"{plane.url}/api/stats", timeout=30).status_code == 401
 
 
+def test_every_answer_forbids_scripts_and_framing(plane: Plane) -> None:
+    for answer in (requests.get(f"{plane.url}/login", timeout=30), requests.get(f"{plane.url}/", timeout=30)):
+        header = answer.headers["content-security-policy"]
+        policy = dict(part.strip().split(" ", 1) for part in header.split(";"))
+        assert policy["default-src"] == "'none'" and "script-src" not in policy  # so no script runs at all
+        assert policy["frame-ancestors"] == "'none'" and answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+
+
 def test_login_rotates_the_session_and_refuses_a_foreign_next(plane: Plane) -> None:
     session = requests.Session()
     before = csrf_of(session, plane.url)

@@ -6,7 +6,8 @@ indexed by an external-content FTS5 table written in the same transaction as the
 
 The FTS table keeps no per-row token counts (`columnsize=0`): they serve only ranking, which search does
 not use, and writing them was a third of the index's cost per row. Files made before keep their table
-as it was; both kinds answer the same queries.
+as it was; both kinds answer the same queries. Its merge and leaf sizes are set once per file
+(`FTS_SETTINGS`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,9 @@ from secops.store.base import (
 )
 from secops.store.local import CheckpointTable, connect
 
+Row = tuple[str, str, str, str, str | None]
+"""An event as the store takes it: id, @timestamp, dataset, document JSON, message (the native tuple)."""
+_COLUMNS = itemgetter(0, 1, 2, 3)
 _TEXT = "coalesce(json_extract({doc}, '$.message'), '')"
 _FTS_TOKENCHARS = TOKEN_CHARS.replace("\\w", "_").replace("\\", "")
 
@@ -59,6 +64,9 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     received TEXT NOT NULL
 );
 """
+
+
+FTS_SETTINGS = (("automerge", 8), ("pgsz", 16000))
 
 
 def fts_expression(text: str) -> str | None:
@@ -107,41 +115,48 @@ class SQLiteStore(Store):
         self.url = f"sqlite:///{self.path}"
         self.db = connect(self.path, SCHEMA, synchronous="NORMAL", what="SQLite store")
         self.positions = CheckpointTable(self.db)
+        if not self.db.execute("SELECT 1 FROM events_fts_config WHERE k = 'pgsz'").fetchone():
+            self._tune_fts()
+
+    def _tune_fts(self) -> None:
+        """Merge the index's segments eight at a time and write them in leaves of a 16 KiB page.
+
+        FTS5 merges four segments of a level by default, in 4 KB leaves: at 60,000 EVE rows the two
+        settings took 2,000 instructions each off the 36,800 of a row. Both are kept in the file (its
+        `events_fts_config`), so they are set once, when the store first opens it; searches read up
+        to eight segments a level instead of four.
+        """
+        with self._transaction() as cur:
+            for name, value in FTS_SETTINGS:
+                cur.execute("INSERT INTO events_fts (events_fts, rank) VALUES (?, ?)", (name, value))
 
     # -- writing ---------------------------------------------------------------------------------------
 
     def write(self, events: Sequence[Event]) -> WriteResult:
+        return self.write_rows([(e.id, e.timestamp, e.dataset, e.json, e.message) for e in events])
+
+    def write_rows(self, rows: Sequence[Row]) -> WriteResult:
         """Insert the new rows and their free-text entries in one transaction.
 
-        Which ids are already stored is asked in one query per batch; row ids are assigned here, under
-        the write lock, so the FTS entries of exactly the new rows go in as one batch (an FTS trigger
-        costs several times more per row).
+        Rows come as the native parsers hand them over, so ingest makes no `Event` per row. The unique
+        index on `id` drops what is already stored (`OR IGNORE`); new rows take the row ids after the
+        largest, in order, so when none was dropped the FTS entries follow without asking which were
+        new, and go in as one batch (an FTS trigger costs several times more per row).
         """
-        if not events:
+        if not rows:
             return WriteResult()
         with self._transaction() as cur:
-            known = {
-                row[0]
-                for row in cur.execute(
-                    "SELECT events.id FROM json_each(?) AS j JOIN events ON events.id = j.value",
-                    (orjson.dumps([e.id for e in events]).decode(),),
-                )
-            }
-            rowid = (cur.execute("SELECT max(rowid) FROM events").fetchone()[0] or 0) + 1
-            rows: list[tuple[int, str, str, str, str]] = []
-            texts: list[tuple[int, str]] = []
-            for event in events:
-                if event.id in known:
-                    continue
-                known.add(event.id)
-                rows.append((rowid, event.id, event.timestamp, event.dataset, event.json))
-                message = event.message
-                if message:
-                    texts.append((rowid, message))
-                rowid += 1
-            cur.executemany("INSERT INTO events (rowid, id, ts, dataset, doc) VALUES (?, ?, ?, ?, ?)", rows)
+            last = cur.execute("SELECT max(rowid) FROM events").fetchone()[0] or 0
+            cur.executemany(
+                "INSERT OR IGNORE INTO events (id, ts, dataset, doc) VALUES (?, ?, ?, ?)", map(_COLUMNS, rows)
+            )
+            stored = cur.rowcount
+            if stored == len(rows):
+                texts = [(last + n, row[4]) for n, row in enumerate(rows, 1) if row[4]]
+            else:
+                texts = _new_texts(cur, last, rows)
             cur.executemany("INSERT INTO events_fts (rowid, text) VALUES (?, ?)", texts)
-        return WriteResult(stored=len(rows), duplicates=len(events) - len(rows))
+        return WriteResult(stored=stored, duplicates=len(rows) - stored)
 
     def reject(self, letters: Sequence[DeadLetter]) -> int:
         if not letters:
@@ -223,6 +238,17 @@ class SQLiteStore(Store):
 
     def close(self) -> None:
         self.db.close()
+
+
+def _new_texts(cur: sqlite3.Cursor, last: int, rows: Sequence[Row]) -> list[tuple[int, str]]:
+    """The FTS entries of the rows a batch with duplicates did store, by the row id each one got."""
+    new = dict(cur.execute("SELECT id, rowid FROM events WHERE rowid > ?", (last,)))
+    texts = []
+    for ident, _, _, _, message in rows:
+        rowid = new.pop(ident, None)  # popped: a second copy in the same batch was not stored
+        if rowid is not None and message:
+            texts.append((rowid, message))
+    return texts
 
 
 class _Transaction:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from secops.events import Event
 from secops.store.base import Query, Retention
-from secops.store.sqlite import SCHEMA, SQLiteStore
+from secops.store.sqlite import FTS_SETTINGS, SCHEMA, SQLiteStore
 from tests.store import make_event
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -41,6 +41,11 @@ def fts_definition(path: Path) -> str:
         return str(db.execute("SELECT sql FROM sqlite_master WHERE name = 'events_fts'").fetchone()[0])
 
 
+def fts_settings(path: Path) -> dict[str, int]:
+    with closing(sqlite3.connect(path)) as db:
+        return {k: v for k, v in db.execute("SELECT k, v FROM events_fts_config") if k != "version"}
+
+
 def integrity_ok(store: SQLiteStore) -> None:
     """FTS5's own check: the index holds exactly the tokens of the rows it indexes (raises otherwise)."""
     store.db.execute("INSERT INTO events_fts (events_fts) VALUES ('integrity-check')")
@@ -66,6 +71,7 @@ def test_new_files_index_text_without_token_counts(tmp_path: Path) -> None:
     check_search_and_prune(store, old, new)
     store.close()
     assert "columnsize=0" in fts_definition(tmp_path / "new.db")
+    assert fts_settings(tmp_path / "new.db") == dict(FTS_SETTINGS)
 
 
 def test_a_file_made_by_an_earlier_version_opens_and_works_as_it_is(tmp_path: Path) -> None:
@@ -82,3 +88,21 @@ def test_a_file_made_by_an_earlier_version_opens_and_works_as_it_is(tmp_path: Pa
     check_search_and_prune(store, old, new)
     store.close()
     assert "columnsize" not in fts_definition(path)
+    assert fts_settings(path) == dict(FTS_SETTINGS)  # merges and leaves from now on; old leaves stay valid
+
+
+def row(event: Event) -> tuple[str, str, str, str, str | None]:
+    return (event.id, event.timestamp, event.dataset, event.json, event.message)
+
+
+def test_rows_with_duplicates_anywhere_in_a_batch_index_the_text_of_the_rows_stored(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "rows.db")
+    old, new = events("203.0.113.5", "2026-01-10"), events("198.51.100.9", "2026-11-19")
+    assert store.write_rows([row(e) for e in old[:2]]).stored == 2
+    # a stored row first, the same new row twice, then new rows: the row ids after the gaps must match
+    result = store.write_rows([row(old[0]), row(new[0]), row(new[0]), row(old[2]), *map(row, new[1:])])
+    assert (result.stored, result.duplicates) == (4, 2)
+    check_search_and_prune(store, old, new)
+    stored = store.db.execute("SELECT count(*) FROM events").fetchone()[0]
+    assert stored == 3
+    store.close()

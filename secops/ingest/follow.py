@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from monitors import metrics
 from secops.ingest.pipeline import (
     Ingestor,
     IngestReport,
@@ -101,6 +100,8 @@ class Follower:
         self.sink.flush()
         self._save_checkpoints()
         self.store.flush()
+        from monitors import metrics  # here, not at the top: one-shot `egovops ingest` never needs it
+
         metrics.mark_poll()
         return read
 

@@ -23,6 +23,7 @@ from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+import monitors.metrics  # noqa: F401  # imported, so this process's ingest counts into it (pipeline.scraped)
 from egovops.cli.common import err, open_configured_store, open_detector, parse_fields, parse_when
 from egovops.config import Settings
 from egovops.security.app import install

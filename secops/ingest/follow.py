@@ -26,6 +26,7 @@ from secops.ingest.pipeline import (
     Stamper,
     read_records,
     record_reader,
+    scraped,
 )
 from secops.ingest.reader import HEAD_BYTES, Block, Oversize, read_blocks, read_fingerprint
 from secops.sources.base import FileSource, Source
@@ -100,9 +101,8 @@ class Follower:
         self.sink.flush()
         self._save_checkpoints()
         self.store.flush()
-        from monitors import metrics  # here, not at the top: one-shot `egovops ingest` never needs it
-
-        metrics.mark_poll()
+        if (metrics := scraped()) is not None:
+            metrics.mark_poll()
         return read
 
     def _poll_path(self, path: Path) -> int:

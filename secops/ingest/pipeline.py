@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 
 from secops import sources
@@ -128,6 +129,9 @@ class Sink:
     def flush(self) -> None:
         if self.letters:
             self.store.reject(self.letters)
+            if (metrics := scraped()) is not None:
+                for fmt, n in Counter(letter.format for letter in self.letters).items():
+                    metrics.count_ingest(sources.source_class(fmt).dataset, read=n, rejected=n)
             self.letters = []
         if self.rows and self.row_store is not None:
             self._count(self.row_store.write_rows(self.rows), map(_DATASET, self.rows))
@@ -143,8 +147,22 @@ class Sink:
         self.report.spooled += result.spooled
         self.report.duplicates += result.duplicates
         per_dataset = self.report.per_dataset
-        for dataset, n in Counter(datasets).items():
+        counts = Counter(datasets)
+        for dataset, n in counts.items():
             per_dataset[dataset] = per_dataset.get(dataset, 0) + n
+        if (metrics := scraped()) is None:
+            return
+        for dataset, n in counts.items():
+            metrics.count_ingest(dataset, read=n)
+        # Stored and duplicate counts are per batch; a batch is one input's, so nearly always one dataset.
+        only = next(iter(counts)) if len(counts) == 1 else "other"
+        metrics.count_ingest(only, stored=result.stored + result.spooled, duplicates=result.duplicates)
+
+
+def scraped() -> ModuleType | None:
+    """`monitors.metrics` when this process serves /metrics (`egovops serve` imports it), else None: a
+    one-shot `egovops ingest` has nobody to scrape its counters and does not pay for the import."""
+    return sys.modules.get("monitors.metrics")
 
 
 class Stamper:

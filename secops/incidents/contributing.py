@@ -1,21 +1,17 @@
 """The events behind an incident's alerts, read back from the event store, and what they say was hit.
 
-Events are fetched by id with the store's public query (`event.id` = id), bounded by the alert's time
-span so the time index narrows each lookup. An id the store no longer has (pruned by retention) is
-reported as missing rather than failing the whole collection.
+Events are fetched by id in one indexed lookup (`Store.get`). An id the store no longer has (pruned by
+retention) is reported as missing rather than failing the whole collection.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from secops.events import Doc, get
 from secops.incidents.schema import AlertRow, IncidentRow
-from secops.store import Query, Store
-
-_SLACK = timedelta(seconds=1)  # correlation times pass through float seconds
+from secops.store import Store
 
 
 @dataclass(slots=True)
@@ -26,25 +22,12 @@ class Contributing:
 
 def contributing_events(store: Store, alerts: Sequence[AlertRow], limit: int | None = None) -> Contributing:
     """Each contributing event once, oldest first; at most `limit` ids are looked up."""
-    found = Contributing()
-    seen: set[str] = set()
-    for alert in alerts:
-        for event_id in alert.event_ids:
-            if event_id in seen or (limit is not None and len(seen) >= limit):
-                continue
-            seen.add(event_id)
-            docs = store.search(
-                Query(
-                    fields={"event.id": event_id},
-                    since=alert.first_seen - _SLACK,
-                    until=alert.last_seen + _SLACK,
-                    limit=1,
-                )
-            )
-            if docs:
-                found.events.append(docs[0])
-            else:
-                found.missing.append(event_id)
+    wanted = list(dict.fromkeys(event_id for alert in alerts for event_id in alert.event_ids))[:limit]
+    docs = store.get(wanted)
+    found = Contributing(
+        events=[docs[event_id] for event_id in wanted if event_id in docs],
+        missing=[event_id for event_id in wanted if event_id not in docs],
+    )
     found.events.sort(key=lambda d: (str(d.get("@timestamp", "")), str(get(d, "event.id", ""))))
     return found
 

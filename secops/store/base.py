@@ -100,6 +100,11 @@ class Store(ABC):
     def search(self, query: Query) -> list[Doc]: ...
 
     @abstractmethod
+    def get(self, ids: Sequence[str]) -> dict[str, Doc]:
+        """The stored documents with these event ids, by id (ids the store does not have are left out):
+        one indexed lookup, for evidence and incident pages that name their events."""
+
+    @abstractmethod
     def count(self, query: Query) -> int: ...
 
     @abstractmethod

@@ -529,6 +529,25 @@ class ElasticsearchStore(Store):
         hits = self._hits(query, ascending=not query.newest_first)
         return [_document(hit) for hit in islice(hits, query.limit)]
 
+    def get(self, ids: Sequence[str]) -> dict[str, Doc]:
+        """By `_id` (the event id) across the dated indices, which `mget` cannot span."""
+        self._refresh()
+        found: dict[str, Doc] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), 1000):
+            chunk = unique[start : start + 1000]
+            response = self._call(
+                self.client.search,
+                index=self.events_pattern,
+                query={"ids": {"values": chunk}},
+                size=len(chunk),
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            )
+            for hit in response["hits"]["hits"]:
+                found[hit["_id"]] = _document(hit)
+        return found
+
     def count(self, query: Query) -> int:
         self._refresh()
         response = self._call(

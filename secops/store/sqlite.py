@@ -39,6 +39,8 @@ Row = tuple[str, str, str, str, str | None]
 _COLUMNS = itemgetter(0, 1, 2, 3)
 _TEXT = "coalesce(json_extract({doc}, '$.message'), '')"
 _FTS_TOKENCHARS = TOKEN_CHARS.replace("\\w", "_").replace("\\", "")
+_IDS_PER_QUERY = 500
+"""Ids bound in one `IN (...)`: far under SQLite's limit of 32,766 variables."""
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
@@ -179,6 +181,16 @@ class SQLiteStore(Store):
             sql += " LIMIT ?"
             params.append(query.limit)
         return [orjson.loads(row[0]) for row in self.db.execute(sql, params)]
+
+    def get(self, ids: Sequence[str]) -> dict[str, Doc]:
+        found: dict[str, Doc] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), _IDS_PER_QUERY):
+            chunk = unique[start : start + _IDS_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            for event_id, doc in self.db.execute(f"SELECT id, doc FROM events WHERE id IN ({marks})", chunk):
+                found[event_id] = orjson.loads(doc)
+        return found
 
     def count(self, query: Query) -> int:
         where, params = where_clause(query)

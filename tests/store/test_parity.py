@@ -169,3 +169,16 @@ def test_export_and_stats_agree(stores: tuple[SQLiteStore, ElasticsearchStore]) 
     assert list(es.export(window)) == list(sqlite.export(window))
     mine, theirs = es.stats(), sqlite.stats()
     assert (mine.total, mine.per_dataset, mine.per_day) == (theirs.total, theirs.per_dataset, theirs.per_day)
+
+
+def test_get_by_ids_agrees_and_leaves_out_unknown_ids(stores: tuple[SQLiteStore, ElasticsearchStore]) -> None:
+    sqlite, es = stores
+    every = [get(doc, "event.id") for doc in sqlite.export()]
+    wanted = [*every[::7], "not-an-event", every[0]]  # a stride across months, an unknown id, a repeat
+
+    found = sqlite.get(wanted)
+
+    assert set(found) == set(every[::7]) and len(every[::7]) > 50
+    assert all(get(doc, "event.id") == event_id for event_id, doc in found.items())
+    assert es.get(wanted) == found
+    assert sqlite.get([]) == {} == es.get([])

@@ -9,7 +9,9 @@ host per tenant and 4 forks (its variables are built from the same plan). Both e
 and compared: projects, users' roles, networks, subnets, router interfaces, security-group rules.
 Wall and CPU time (this process's children) are printed side by side with the calibration figure.
 
-    .venv/bin/python benchmarks/bench_tenants.py [--tenants 20] [--json]
+Neutron's write requests of the first egovops apply are counted per method and path (egovops notes them).
+
+    .venv/bin/python benchmarks/bench_tenants.py [--tenants 20] [--only egovops] [--json]
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -43,6 +46,26 @@ APPLY = ("--yes", "--json")
 SDK_VERSION_SHIM = "import openstack.version  # noqa: F401\n"
 """openstack.cloud 2.5 reads `openstack.version`, which openstacksdk 4.22 no longer imports itself ("module
 'openstack' has no attribute 'version'" in every module): a sitecustomize for Ansible's processes only."""
+REQUEST_LOG_SHIM = """\
+import os
+
+from keystoneauth1 import session
+
+_request = session.Session.request
+
+
+def _logged(self, url, method, *args, **kwargs):
+    service = (kwargs.get("endpoint_filter") or {}).get("service_type")
+    with open(os.environ["EGOVOPS_BENCH_REQUESTS"], "a", encoding="utf-8") as log:
+        log.write(f"{service} {method} {url}\\n")
+    return _request(self, url, method, *args, **kwargs)
+
+
+session.Session.request = _logged
+"""
+"""Neutron logs no requests under gunicorn: egovops's own process notes each one it sends (a sitecustomize
+for the benchmark's egovops runs only)."""
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32}")
 NEUTRON_RULE = ("direction", "ethertype", "protocol", "port_range_min", "port_range_max", "remote_ip_prefix")
 OPENINGS = (
     "{protocol: tcp, ports: '443', remote: 10.0.0.0/8}",
@@ -109,7 +132,7 @@ def timed(step: Callable[[], Any]) -> tuple[float, float, Any]:
     return time.monotonic() - wall, cpu() - used, result
 
 
-def egovops_apply(srv: OpenStackServers, estate: Path, audit: Path) -> dict[str, Any]:
+def egovops_apply(srv: OpenStackServers, estate: Path, audit: Path, requests: Path) -> dict[str, Any]:
     done = subprocess.run(
         [
             str(REPO / ".venv/bin/egovops"),
@@ -121,7 +144,13 @@ def egovops_apply(srv: OpenStackServers, estate: Path, audit: Path) -> dict[str,
             srv.cloud,
             *APPLY,
         ],
-        env={**srv.env(), "EGOVOPS_RESPONSE__AUDIT_LOG": str(audit), "EGOVOPS_CLOUD__WORKERS": str(WORKERS)},
+        env={
+            **srv.env(),
+            "EGOVOPS_RESPONSE__AUDIT_LOG": str(audit),
+            "EGOVOPS_CLOUD__WORKERS": str(WORKERS),
+            "EGOVOPS_BENCH_REQUESTS": str(requests),
+            "PYTHONPATH": str(audit.parent / "shim"),
+        },
         capture_output=True,
         text=True,
         check=False,
@@ -278,9 +307,36 @@ def compare(ours: dict[str, list[Any]], theirs: dict[str, list[Any]]) -> dict[st
     }
 
 
+def neutron_writes(requests: Path) -> dict[str, int]:
+    """Neutron write requests in the shim's log, as "METHOD path" (ids elided) -> count: Neutron
+    serialises requests on SQLite, so their number is what an apply's wall time follows."""
+    counts: dict[str, int] = {}
+    for line in requests.read_text(encoding="utf-8").splitlines():
+        service, method, url = line.split(" ", 2)
+        if service == "network" and method in ("POST", "PUT", "DELETE"):
+            name = f"{method} {UUID.sub('{id}', url.split('?')[0])}"
+            counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def egovops_runs(srv: OpenStackServers, estate: Path, audit: Path) -> dict[str, Any]:
+    requests = audit.with_name("requests.log")
+    (audit.parent / "shim").mkdir()
+    (audit.parent / "shim/sitecustomize.py").write_text(REQUEST_LOG_SHIM, encoding="utf-8")
+    first = timed(lambda: egovops_apply(srv, estate, audit, requests))
+    writes = neutron_writes(requests)
+    again = timed(lambda: egovops_apply(srv, estate, audit, requests))
+    return {
+        "egovops_first": {"wall_s": round(first[0], 1), "cpu_s": round(first[1], 1), **first[2]},
+        "egovops_neutron_writes": {"total": sum(writes.values()), **writes},
+        "egovops_no_change": {"wall_s": round(again[0], 2), "cpu_s": round(again[1], 2), **again[2]},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--tenants", type=int, default=20)
+    parser.add_argument("--only", choices=["egovops"], help="skip the Ansible side (and the comparison)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     calibration = calibrate()
@@ -289,38 +345,48 @@ def main() -> None:
         estate.write_text(estate_text(args.tenants), encoding="utf-8")
         plan = plan_estate(load_estate(estate))
         with servers() as srv:
-            first = timed(lambda: egovops_apply(srv, estate, Path(tmp) / "audit.log"))
-            again = timed(lambda: egovops_apply(srv, estate, Path(tmp) / "audit.log"))
-            ours = end_state(srv, plan.domain)
-        with servers() as srv:
-            ansible = timed(lambda: ansible_apply(srv, plan))
-            theirs = end_state(srv, plan.domain)
-    result = {
-        "tenants": args.tenants,
-        "resources_planned": len(plan.resources),
-        "egovops_first": {"wall_s": round(first[0], 1), "cpu_s": round(first[1], 1), **first[2]},
-        "egovops_no_change": {"wall_s": round(again[0], 2), "cpu_s": round(again[1], 2), **again[2]},
-        "ansible": {"wall_s": round(ansible[0], 1), "cpu_s": round(ansible[1], 1)},
-        "speedup": round(ansible[0] / first[0], 2),
-        "floors": {
-            "speedup_at_least_3": ansible[0] / first[0] >= 3,
-            "no_change_under_2s": again[0] < 2,
-            "no_change_changed_nothing": all(again[2][k] == 0 for k in ("created", "updated", "deleted")),
-        },
-        "end_states": compare(ours, theirs),
-        "calibration_s": calibration,
-    }
+            ours = egovops_runs(srv, estate, Path(tmp) / "audit.log")
+            our_state = end_state(srv, plan.domain)
+        result: dict[str, Any] = {
+            "tenants": args.tenants,
+            "resources_planned": len(plan.resources),
+            **ours,
+            "calibration_s": calibration,
+        }
+        if args.only is None:
+            with servers() as srv:
+                ansible = timed(lambda: ansible_apply(srv, plan))
+                their_state = end_state(srv, plan.domain)
+            first_wall = ours["egovops_first"]["wall_s"]
+            again = ours["egovops_no_change"]
+            result |= {
+                "ansible": {"wall_s": round(ansible[0], 1), "cpu_s": round(ansible[1], 1)},
+                "speedup": round(ansible[0] / first_wall, 2),
+                "floors": {
+                    "speedup_at_least_3": ansible[0] / first_wall >= 3,
+                    "no_change_under_2s": again["wall_s"] < 2,
+                    "no_change_changed_nothing": all(
+                        again[k] == 0 for k in ("created", "updated", "deleted")
+                    ),
+                },
+                "end_states": compare(our_state, their_state),
+            }
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
         return
     print(f"{args.tenants} tenants, {len(plan.resources)} planned resources, calibration {calibration:.3f} s")
     print(f"{'':28}{'wall s':>10}{'CPU s':>10}")
-    print(f"{'egovops tenant apply':28}{first[0]:10.1f}{first[1]:10.1f}")
-    print(f"{'ansible openstack.cloud':28}{ansible[0]:10.1f}{ansible[1]:10.1f}")
-    print(f"{'egovops no-change re-apply':28}{again[0]:10.2f}{again[1]:10.2f}   {again[2]}")
-    print(f"speedup {result['speedup']}x; floors: {result['floors']}")
-    for part, row in result["end_states"].items():
-        print(f"  {part:18} egovops {row['egovops']:4}  ansible {row['ansible']:4}  same: {row['same']}")
+    first, again = result["egovops_first"], result["egovops_no_change"]
+    print(f"{'egovops tenant apply':28}{first['wall_s']:10.1f}{first['cpu_s']:10.1f}")
+    if "ansible" in result:
+        theirs = result["ansible"]
+        print(f"{'ansible openstack.cloud':28}{theirs['wall_s']:10.1f}{theirs['cpu_s']:10.1f}")
+    print(f"{'egovops no-change re-apply':28}{again['wall_s']:10.2f}{again['cpu_s']:10.2f}   {again}")
+    print(f"Neutron writes of the first apply: {result['egovops_neutron_writes']}")
+    if "ansible" in result:
+        print(f"speedup {result['speedup']}x; floors: {result['floors']}")
+        for part, row in result["end_states"].items():
+            print(f"  {part:18} egovops {row['egovops']:4}  ansible {row['ansible']:4}  same: {row['same']}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 
 Idempotent (a converged cloud gives no changes), resumable (every run starts from a fresh snapshot and
 finds what an interrupted run created by name, so nothing is duplicated), parallel inside each dependency
-layer, and every change goes to the audit sink. Destroy removes the plan's resources in reverse order.
+layer, and every change goes to the audit sink. What a layer must create of a kind Neutron creates from a
+list goes in bulk requests (cloud.actions.create_many): Neutron's time per request, not the client, is
+what a first apply waits for. A bulk request is all or nothing, so a failed one is retried one by one to
+name the resource that fails. Destroy removes the plan's resources in reverse order.
 Inside the security groups and networks it manages, the reconciler also removes what the plan does not
 declare (a rule or an RBAC share added by hand): that is the drift it exists to undo.
 """
@@ -16,12 +19,20 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from openstack import exceptions as os_exc
 from openstack.connection import Connection
 
-from cloud.actions import ACTIONS, CannotUpdateError, differences, update
+from cloud.actions import (
+    ACTIONS,
+    BULK_SIZE,
+    CannotUpdateError,
+    create_many,
+    differences,
+    settle,
+    update,
+)
 from cloud.live import RULE_FIELDS, Live
 from cloud.plan import Kind, Plan, Resource
 from cloud.planner import rule_name
@@ -30,6 +41,8 @@ from cloud.quarantine import quarantine_groups
 Audit = Callable[[str, str, dict[str, Any]], None]
 """(action, target, detail) for every change made."""
 Progress = Callable[[int], None]
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
 
 
 class Outcome(StrEnum):
@@ -146,18 +159,73 @@ class Reconciler:
         results: list[ResourceResult] = []
         with self._workers():
             for layer in self.plan.layers():
-                results.extend(
-                    self._parallel(partial(self._converge, live=live, ids=ids, dry_run=dry_run), layer)
-                )
+                results.extend(self._converge_layer(layer, live, ids, dry_run))
         results.extend(self._prune(live, ids, dry_run))
         return Report("apply", dry_run, results)
 
-    def _parallel(
-        self, run: Callable[[Resource], ResourceResult], items: list[Resource]
+    def _converge_layer(
+        self, layer: list[Resource], live: Live, ids: dict[str, str], dry_run: bool
     ) -> list[ResourceResult]:
+        """The layer's results in its order: new resources of bulk kinds in chunks, the rest one by one,
+        all side by side."""
+        chunks = [] if dry_run else self._bulk_chunks(layer, live, ids)
+        in_bulk = {r.key for chunk in chunks for r in chunk}
+        rest = [r for r in layer if r.key not in in_bulk]
+        work = [partial(self._create_chunk, chunk, live, ids) for chunk in chunks] + [
+            partial(self._converge_each, [r], live, ids, dry_run) for r in rest
+        ]
+        done = {result.resource: result for batch in self._parallel(_call, work) for result in batch}
+        return [done[r.key] for r in layer]
+
+    def _bulk_chunks(self, layer: list[Resource], live: Live, ids: dict[str, str]) -> list[list[Resource]]:
+        """The layer's resources that are missing, can be created in bulk and have all they refer to."""
+        requests: dict[tuple[Kind, str | None], list[Resource]] = {}
+        for r in layer:
+            bulk = ACTIONS[r.kind].bulk
+            if bulk and all(ref in ids for ref in r.refs.values()) and live.find(r, ids) is None:
+                requests.setdefault((r.kind, r.refs.get(bulk.per or "")), []).append(r)
+        return [
+            todo[start : start + BULK_SIZE]
+            for todo in requests.values()
+            for start in range(0, len(todo), BULK_SIZE)
+        ]
+
+    def _create_chunk(self, chunk: list[Resource], live: Live, ids: dict[str, str]) -> list[ResourceResult]:
+        refs = [{f: ids[ref] for f, ref in r.refs.items()} for r in chunk]
+        try:
+            created = create_many(self.conn(), chunk, refs)
+        except os_exc.SDKException as exc:
+            if _refused(exc):  # Neutron rolled it back, nothing exists: one by one names the culprit
+                return self._converge_each(chunk, live, ids, dry_run=False)
+            # no answer: made or not, a rerun finds what exists by name; retrying now could duplicate
+            self.progress(len(chunk))
+            return [ResourceResult(r.key, r.kind, Outcome.FAILED, error=_message(exc)) for r in chunk]
+        results = []
+        for resource, obj in zip(chunk, created, strict=True):
+            self._remember(resource, obj, ids, live)
+            self.audit("create", resource.key, {"props": resource.props, "id": ids[resource.key]})
+            results.append(self._settle(resource, obj, ids[resource.key]))
+            self.progress(1)
+        return results
+
+    def _settle(self, resource: Resource, obj: Any, id_: str) -> ResourceResult:
+        """What a new object needs after a bulk create (a group's egress rules gone); if that fails the
+        object exists but is not as planned: a rerun converges it (cloud drift, the prune)."""
+        try:
+            settle(self.conn(), resource, obj)
+        except os_exc.SDKException as exc:
+            return ResourceResult(resource.key, resource.kind, Outcome.FAILED, id_, error=_message(exc))
+        return ResourceResult(resource.key, resource.kind, Outcome.CREATED, id_)
+
+    def _parallel(self, run: Callable[[_Item], _Result], items: list[_Item]) -> list[_Result]:
         if self._pool is None or self.workers <= 1 or len(items) <= 1:
             return [run(r) for r in items]
         return list(self._pool.map(run, items))
+
+    def _converge_each(
+        self, resources: list[Resource], live: Live, ids: dict[str, str], dry_run: bool
+    ) -> list[ResourceResult]:
+        return [self._converge(r, live, ids, dry_run) for r in resources]
 
     def _converge(self, resource: Resource, live: Live, ids: dict[str, str], dry_run: bool) -> ResourceResult:
         try:
@@ -343,11 +411,21 @@ class Reconciler:
             yield from self._parallel(remove, todo)
 
 
+def _call(step: Callable[[], _Result]) -> _Result:
+    return step()
+
+
 def _id(obj: Any, resource: Resource, ids: dict[str, str]) -> str:
     """A live object's id; resources without one (assignments, quotas) are named by what they join."""
     if obj is not None and getattr(obj, "id", None) and resource.kind not in (Kind.NETWORK_QUOTA,):
         return str(obj.id)
     return "+".join(ids.get(ref, "?") for ref in resource.refs.values()) or resource.key
+
+
+def _refused(exc: os_exc.SDKException) -> bool:
+    """The server answered that it would not do it (a 4xx), as opposed to no or a broken answer."""
+    status = getattr(exc, "status_code", None)
+    return isinstance(status, int) and 400 <= status < 500
 
 
 def _message(exc: Exception) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
@@ -41,6 +42,10 @@ _TEXT = "coalesce(json_extract({doc}, '$.message'), '')"
 _FTS_TOKENCHARS = TOKEN_CHARS.replace("\\w", "_").replace("\\", "")
 _IDS_PER_QUERY = 500
 """Ids bound in one `IN (...)`: far under SQLite's limit of 32,766 variables."""
+COMMON_TEXT = 2000
+"""Free-text matches from which a limited search walks the time index instead of sorting every match:
+sorting the 200,000 events of a common term among a million took 0.5-1.3 s, walking the index newest
+first stops after a page (25 ms); a rare term is still found fastest by sorting its few matches."""
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
@@ -176,11 +181,20 @@ class SQLiteStore(Store):
     def search(self, query: Query) -> list[Doc]:
         where, params = where_clause(query)
         order = "DESC" if query.newest_first else "ASC"
-        sql = f"SELECT doc FROM events{where} ORDER BY ts {order}, id {order}"
+        walk = " INDEXED BY events_ts" if query.limit is not None and self._common_text(query.text) else ""
+        sql = f"SELECT doc FROM events{walk}{where} ORDER BY ts {order}, id {order}"
         if query.limit is not None:
             sql += " LIMIT ?"
             params.append(query.limit)
         return [orjson.loads(row[0]) for row in self.db.execute(sql, params)]
+
+    def _common_text(self, text: str) -> bool:
+        """Whether `text` matches at least `COMMON_TEXT` events (counted no further than that)."""
+        match = fts_expression(text)
+        if match is None:
+            return False
+        sql = "SELECT count(*) FROM (SELECT 1 FROM events_fts WHERE events_fts MATCH ? LIMIT ?)"
+        return int(self.db.execute(sql, (match, COMMON_TEXT)).fetchone()[0]) >= COMMON_TEXT
 
     def get(self, ids: Sequence[str]) -> dict[str, Doc]:
         found: dict[str, Doc] = {}
@@ -193,6 +207,12 @@ class SQLiteStore(Store):
         return found
 
     def count(self, query: Query) -> int:
+        match = fts_expression(query.text)
+        if match is not None and replace(query, text="", limit=None, newest_first=True) == Query(limit=None):
+            # text alone: the index holds one entry per event with text, so its count is the answer
+            # without looking each event up (11 ms instead of 127 for 28,000 of a million)
+            sql = "SELECT count(*) FROM events_fts WHERE events_fts MATCH ?"
+            return int(self.db.execute(sql, (match,)).fetchone()[0])
         where, params = where_clause(query)
         return int(self.db.execute(f"SELECT count(*) FROM events{where}", params).fetchone()[0])
 

@@ -7,31 +7,34 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import typer
 
 from egovops.cli.common import parse_fields, parse_when
 from secops.events import Doc
-from secops.store import Query, Stats, Store
+from secops.store import Query, Store
 
 PAGE_SIZE = 50
+T = TypeVar("T")
 STATS_TTL = 60.0
 """Seconds after which the figures are read again; `Store.stats()` groups every stored event (about 4 s
 of CPU for a million events), so no page view should wait for it but the very first."""
 
 
-class StatsCache:
-    """`Store.stats()` kept for page views: the first view reads it; later views get the last figures at
-    once and, when they are older than `ttl`, start one reading in the background."""
+class StatsCache(Generic[T]):
+    """Figures kept for page views (`Store.stats()`, the dashboard's case figures): the first view reads
+    them; later views get the last figures at once and, when they are older than `ttl`, start one
+    reading in the background."""
 
-    def __init__(self, read: Callable[[], Stats], ttl: float = STATS_TTL) -> None:
+    def __init__(self, read: Callable[[], T], ttl: float = STATS_TTL) -> None:
         self._read = read
         self._ttl = ttl
         self._lock = threading.Lock()
-        self._value: tuple[float, Stats] | None = None
+        self._value: tuple[float, T] | None = None
         self._refreshing = False
 
-    def get(self) -> Stats:
+    def get(self) -> T:
         with self._lock:
             if self._value is None:
                 self._value = (time.monotonic(), self._read())

@@ -23,6 +23,9 @@ PAGE_SIZE = 50
 SLA_SCAN = 500
 """Open incidents, most recent first, whose SLA clocks the dashboard looks at."""
 TOP_SOURCES = 10
+FIGURES_TTL = 10.0
+"""Seconds the dashboard reuses its case figures: reading them (SLA clocks of `SLA_SCAN` incidents) took
+100 ms of CPU with 8,000 incidents, most of a dashboard view."""
 
 T = TypeVar("T")
 

@@ -91,6 +91,7 @@ def console_router(settings: Settings, backends: Backends) -> APIRouter:
     env = environment()
     trail = AuditTrail(settings.response.audit_log)
     stats = StatsCache(lambda: _stats(backends))
+    case_figures = StatsCache(lambda: readmodels.case_figures(backends.cases()), ttl=readmodels.FIGURES_TTL)
     rules = RuleCatalog(_rule_paths(settings))
     work: dict[str, Casework] = {}
 
@@ -119,7 +120,7 @@ def console_router(settings: Settings, backends: Backends) -> APIRouter:
     @router.get("/")
     def dashboard(request: Request, me: Annotated[Principal, Depends(ANYONE)]) -> HTMLResponse:
         figures = stats.get()
-        cases = readmodels.case_figures(backends.cases())
+        cases = case_figures.get()
         by_severity = [
             (SEVERITY_NAMES[s], sum(c[s] for c in cases.open_by_state.values())) for s in reversed(SEVERITIES)
         ]

@@ -78,6 +78,9 @@ class CaseStore:
                 Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
         try:
             Base.metadata.create_all(engine)
+            for table in Base.metadata.sorted_tables:  # indexes added since a file was made
+                for index in table.indexes:
+                    index.create(engine, checkfirst=True)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot open the case store at {url}: {exc}") from exc
         self.engine = engine

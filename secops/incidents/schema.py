@@ -75,7 +75,7 @@ class IncidentRow(Base):
     state: Mapped[str] = mapped_column(String(20), index=True)
     assignee: Mapped[str | None] = mapped_column(String(200))
     first_seen: Mapped[datetime]  # event time of its first and last alerts
-    last_seen: Mapped[datetime]
+    last_seen: Mapped[datetime] = mapped_column(index=True)  # the queue's order
     created_at: Mapped[datetime]  # wall-clock: when detection raised it (the SLA clocks start here)
     updated_at: Mapped[datetime]
     acknowledged_at: Mapped[datetime | None]

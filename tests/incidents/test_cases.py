@@ -66,3 +66,18 @@ def test_spans_in_settings_read_as_people_write_them() -> None:
     assert settings.target("weird") == settings.target("low")
     with pytest.raises(ValueError, match="unknown time zone"):
         IncidentSettings(timezone="Mars/Olympus")
+
+
+def test_a_case_store_made_before_the_queue_index_gains_it(db: Path) -> None:
+    def indexes() -> set[str]:
+        with closing(sqlite3.connect(db)) as raw:
+            return {name for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+
+    open_cases(f"sqlite:///{db}").close()
+    with closing(sqlite3.connect(db)) as old:
+        old.execute("DROP INDEX ix_incidents_last_seen")
+    assert "ix_incidents_last_seen" not in indexes()
+
+    open_cases(f"sqlite:///{db}").close()
+
+    assert "ix_incidents_last_seen" in indexes()

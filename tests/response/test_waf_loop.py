@@ -78,7 +78,10 @@ def test_waf_block_closes_the_loop(blocking_waf: Waf, tmp_path: Path) -> None:
     assert again["error"].startswith(f"action {pending['id']} was already undone by alice")
     trail = AuditTrail(tmp_path / "audit.log")
     assert trail.verify().ok
-    assert [(r.actor, r.action, r.detail["result"]) for r in trail.records()] == [
+    moved, *responses = trail.records()  # the 通报 by the CLI, then the action's steps
+    assert (moved.actor, moved.action) == ("alice", "incident.transition")
+    assert moved.detail["after"]["state"] == "notified"
+    assert [(r.actor, r.action, r.detail["result"]) for r in responses] == [
         ("alice", "response.request", "pending approval"),
         ("alice", "response.approve", "refused: approver is the requester"),
         ("bob", "response.approve", "approved"),

@@ -88,7 +88,7 @@ def test_serve_ingests_the_inbox_and_answers_the_api(tmp_path: Path) -> None:
         with urllib.request.urlopen(scrape, timeout=30) as response:
             metrics = response.read().decode()
         assert "egovops_ingest_last_poll_timestamp_seconds " in metrics
-        assert 'egovops_ingest_events_read_total{dataset="suricata.eve"} 13.0' in metrics  # 12 and the bad line
+        assert 'egovops_ingest_events_read_total{dataset="suricata.eve"} 13.0' in metrics  # 12 + bad
         assert 'egovops_ingest_events_rejected_total{dataset="suricata.eve"} 1.0' in metrics
         assert 'egovops_ingest_events_stored_total{dataset="suricata.eve"} 12.0' in metrics
         assert "egovops_detection_batch_duration_seconds_count " in metrics

@@ -88,6 +88,9 @@ class SecuritySettings(_Section):
     idle_timeout: int = Field(900, ge=30, description="seconds without a request before a session ends")
     lockout_threshold: int = Field(5, ge=1, description="failed logins in a row that lock an account")
     lockout_minutes: float = Field(15.0, gt=0, description="how long a locked account stays locked")
+    address_limit: int = Field(
+        20, ge=1, description="failed logins from one client address, any user names, before it must wait"
+    )
     cookie_name: str = Field("egovops_session", pattern=r"^[A-Za-z0-9_-]+$")
     cookie_secure: bool = Field(False, description="send the session cookie over HTTPS only (behind TLS)")
 

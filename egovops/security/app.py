@@ -37,6 +37,7 @@ from egovops.security.deps import (
 )
 from egovops.security.roles import Role
 from egovops.security.store import LoginRefused, SecurityStore
+from egovops.security.throttle import AddressThrottle
 
 SESSION_KEY_NAME = "session.key"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -49,6 +50,7 @@ def install(app: FastAPI, settings: Settings, state_dir: Path) -> None:
     config = settings.security
     app.state.security = SecurityStore(state_dir, config)
     app.state.audit = AuditTrail(settings.response.audit_log)
+    app.state.login_throttle = AddressThrottle(config.address_limit, config.lockout_minutes * 60)
     _protect_openapi(app)
     app.add_middleware(CsrfMiddleware)  # inner: sees the session the outer middleware decoded
     app.add_middleware(
@@ -72,11 +74,17 @@ def install(app: FastAPI, settings: Settings, state_dir: Path) -> None:
         store: SecurityStore = app.state.security
         trail: AuditTrail = app.state.audit
         source = client_address(request)
+        throttle: AddressThrottle = app.state.login_throttle
         if not request.session.get(SESSION_CSRF):  # a form posted from elsewhere (login CSRF)
             return _login_page(request, safe_next(next), "the login form expired; please try again", 403)
+        if (wait := throttle.wait(source)) > 0:
+            trail.append(username, "login.throttled", f"user:{username}", {}, source=source)
+            problem = f"too many failed logins from this address; try again in {max(1, round(wait / 60))} min"
+            return _login_page(request, safe_next(next), problem, 429)
         try:
             principal = store.authenticate(username, password)
         except LoginRefused as refused:
+            throttle.failed(source)
             if refused.locked:
                 trail.append(username, "login.locked", f"user:{username}", {}, source=source)
             else:

@@ -13,6 +13,7 @@ import requests
 from egovops.security.deps import CSRF_FIELD, CSRF_HEADER
 from egovops.security.roles import Role
 from egovops.security.store import DB_NAME
+from egovops.security.throttle import AddressThrottle
 from tests.security.conftest import PASSWORD, Plane, csrf_of, log_in
 
 
@@ -205,3 +206,35 @@ def test_a_login_form_posted_from_elsewhere_is_refused(plane: Plane) -> None:
     assert answer.status_code == 403
     assert "the login form expired" in answer.text
     assert browser.get(f"{plane.url}/api/stats", timeout=30).status_code == 401
+
+
+def test_one_address_spraying_many_users_is_made_to_wait(plane: Plane) -> None:
+    usual = plane.app.state.login_throttle
+    plane.app.state.login_throttle = AddressThrottle(limit=2, window=600)
+    session = requests.Session()
+    try:
+        sprayed = [try_login(plane, session, name, "Winter2026!").status_code for name in ("ops", "root")]
+        refused = try_login(plane, session, "admin", PASSWORD)  # even the right password must wait
+    finally:
+        plane.app.state.login_throttle = usual
+
+    assert sprayed == [401, 401]
+    assert refused.status_code == 429 and "too many failed logins from this address" in refused.text
+    last = list(plane.app.state.audit.records())[-1]
+    assert (last.action, last.target, last.detail["source"]) == ("login.throttled", "user:admin", "127.0.0.1")
+    assert not plane.users.user("admin").locked  # the accounts themselves were not locked by it
+
+
+def test_the_throttle_forgets_failures_older_than_its_window() -> None:
+    now = [1000.0]
+    throttle = AddressThrottle(limit=2, window=60, clock=lambda: now[0])
+    throttle.failed("192.0.2.7")
+    now[0] += 30
+    throttle.failed("192.0.2.7")
+
+    assert throttle.wait("192.0.2.7") == 30  # the first failure leaves the window in 30 s
+    assert throttle.wait("198.51.100.9") == 0  # other addresses are not affected
+    now[0] += 30
+    assert throttle.wait("192.0.2.7") == 0
+    now[0] += 60
+    assert throttle.wait("192.0.2.7") == 0 and len(throttle) == 0  # quiet addresses are forgotten

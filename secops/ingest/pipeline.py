@@ -7,6 +7,7 @@ including a parser bug — becomes a dead letter with its input, offset and reas
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import os
@@ -131,7 +132,7 @@ class Sink:
             self.store.reject(self.letters)
             if (metrics := scraped()) is not None:
                 for fmt, n in Counter(letter.format for letter in self.letters).items():
-                    metrics.count_ingest(sources.source_class(fmt).dataset, read=n, rejected=n)
+                    metrics.count_ingest(_dataset_of(fmt), read=n, rejected=n)
             self.letters = []
         if self.rows and self.row_store is not None:
             self._count(self.row_store.write_rows(self.rows), map(_DATASET, self.rows))
@@ -157,6 +158,12 @@ class Sink:
         # Stored and duplicate counts are per batch; a batch is one input's, so nearly always one dataset.
         only = next(iter(counts)) if len(counts) == 1 else "other"
         metrics.count_ingest(only, stored=result.stored + result.spooled, duplicates=result.duplicates)
+
+
+@functools.cache
+def _dataset_of(fmt: str) -> str:
+    """The dataset a format's source produces (looked up once: the registry reads entry points)."""
+    return sources.source_class(fmt).dataset
 
 
 def scraped() -> ModuleType | None:

@@ -4,7 +4,6 @@ every catalogue item is in them, and `verify` accepts a faithful report and refu
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +27,7 @@ from secops.compliance.report.formats import formats
 from secops.compliance.report.model import Report, report_for
 from secops.compliance.report.verify import verify
 from secops.compliance.scoring import Result, Risk
+from tests.components import require_binary
 
 AT = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 DEFAULT_ACCOUNT = "L3-8.1.4.2-b"
@@ -99,9 +99,7 @@ def test_the_report_model_covers_every_item_with_advice_where_needed(report: Rep
 
 
 def test_pdf_has_the_chinese_tables_and_a_problem(report: Report, files: dict[str, Path]) -> None:
-    pdftotext = shutil.which("pdftotext")
-    if pdftotext is None:
-        pytest.skip("pdftotext missing: apt-get install -y poppler-utils")
+    pdftotext = require_binary("pdftotext", "apt-get install -y poppler-utils")
     text = subprocess.run([pdftotext, "-layout", str(files["pdf"]), "-"], capture_output=True, text=True,
                           check=True).stdout
     squeezed = "".join(text.split())

@@ -212,8 +212,9 @@ ROUTES = (
     ("events field user", "/events?field=user.name%3Dzhangsan", False),
     ("events range", "/events?since=2026-11-01T00:00:00Z&until=2026-11-02T00:00:00Z", False),
     ("api events", "/api/events?limit=50", True),
-    ("api events text", "/api/events?q=status+403&limit=50", True),
+    ("api events text+total", "/api/events?q=status+403&limit=50&total=true", True),
     ("api events field", "/api/events?field=source.ip%3D198.18.3.17&limit=50", True),
+    ("api events field+total", "/api/events?field=source.ip%3D198.18.3.17&limit=50&total=true", True),
     ("api alerts", "/api/alerts?limit=100", True),
     ("api incidents", "/api/incidents?limit=100", True),
 )

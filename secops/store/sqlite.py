@@ -98,6 +98,11 @@ def where_clause(query: Query) -> tuple[str, list[Any]]:
         conditions.append(f"dataset IN ({','.join('?' * len(query.datasets))})")
         params.extend(query.datasets)
     for name, value in query.fields.items():
+        if prefilter := _raw_pattern(value):
+            # the value as it must appear somewhere in the stored JSON text: a LIKE over the raw text
+            # is three times cheaper than taking the document apart, so most rows never are
+            conditions.append("doc LIKE ? ESCAPE '\\'")
+            params.append(prefilter)
         conditions.append(
             "EXISTS (SELECT 1 FROM json_each(events.doc, ?) AS j WHERE "
             "CASE j.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
@@ -109,6 +114,25 @@ def where_clause(query: Query) -> tuple[str, list[Any]]:
         conditions.append("rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
         params.append(match)
     return (" WHERE " + " AND ".join(conditions)) if conditions else "", params
+
+
+def _raw_pattern(value: str) -> str | None:
+    """A LIKE pattern the raw document must match for `value` to be in it, or None when its raw form
+    cannot be predicted: JSON escapes quotes, backslashes and control characters, and writes a
+    fractional number its own way (`1e3` is stored as 1000.0)."""
+    if not value or any(c in value for c in '"\\') or any(ord(c) < 0x20 for c in value):
+        return None
+    if not value.strip().lstrip("+-").isdigit() and _is_number(value):
+        return None
+    return "%" + value.replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def json_path(field: str) -> str:

@@ -63,13 +63,15 @@ def test_serve_ingests_the_inbox_and_answers_the_api(tmp_path: Path) -> None:
         write_lines(tmp_path / "var" / "inbox" / "eve.json", [eve_alert(n) for n in range(12)] + ["{bad"])
 
         stats = wait_for(f"{base}/api/stats", token, lambda body: body["total"] == 12)
-        status, found = get(f"{base}/api/events?field=source.ip=203.0.113.7&limit=5", token)
+        status, found = get(f"{base}/api/events?field=source.ip=203.0.113.7&limit=5&total=true", token)
+        _, uncounted = get(f"{base}/api/events?field=source.ip=203.0.113.7&limit=5", token)
         bad_status, bad = get(f"{base}/api/events?since=yesterday-ish", token)
 
         assert stats["per_dataset"] == {"suricata.eve": 12}
         assert stats["dead_letters"] == 1
         assert (tmp_path / "var" / "egovops.db").is_file(), "the embedded SQLite store under ./var/"
         assert status == 200 and found["total"] == 12 and len(found["events"]) == 5
+        assert uncounted["total"] is None and len(uncounted["events"]) == 5  # counted only when asked
         assert bad_status == 400 and "yesterday-ish" in bad["detail"]
 
         # Detection ran on what the inbox brought: IDS alerts, grouped into one incident by source.

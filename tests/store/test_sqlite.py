@@ -106,3 +106,41 @@ def test_rows_with_duplicates_anywhere_in_a_batch_index_the_text_of_the_rows_sto
     stored = store.db.execute("SELECT count(*) FROM events").fetchone()[0]
     assert stored == 3
     store.close()
+
+
+def test_field_filters_find_the_same_events_whatever_the_raw_text_of_the_value(tmp_path: Path) -> None:
+    """Field filters first look for the value in the document's raw JSON text; values whose raw form
+    differs (escaped, fractional, LIKE wildcards, other letter case) must still match exactly as before."""
+    store = SQLiteStore(tmp_path / "e.db")
+    day = "2026-11-20T01:00:00.000000Z"
+    store.write([
+        make_event("quote", day, url__path='say "hi"'),
+        make_event("pct", day, url__query="a%_b"),
+        make_event("pct-lookalike", day, url__query="aXYb"),
+        make_event("ratio", day, event__risk_score=1000.0),
+        make_event("huge", day, network__bytes=1e20),
+        make_event("upper", day, user__name="Admin"),
+        make_event("list", day, event__category=["network", "intrusion_detection"]),
+        make_event("flag", day, tls__established=True),
+        make_event("port", day, destination__port=8080),
+    ])  # fmt: skip
+
+    def keys(**fields: str) -> list[str]:
+        docs = store.search(Query(fields={k.replace("__", "."): v for k, v in fields.items()}, limit=None))
+        assert store.count(Query(fields={k.replace("__", "."): v for k, v in fields.items()})) == len(docs)
+        return sorted(doc["event"]["id"] for doc in docs)
+
+    def ident(key: str) -> str:
+        return make_event(key, day).id
+
+    assert keys(url__path='say "hi"') == [ident("quote")]
+    assert keys(url__query="a%_b") == [ident("pct")]
+    assert keys(event__risk_score="1000.0") == [ident("ratio")]
+    assert keys(event__risk_score="1e3") == []
+    assert keys(network__bytes="1.0e+20") == [ident("huge")]  # stored as 1e+20, read back as 1.0e+20
+    assert keys(user__name="Admin") == [ident("upper")]
+    assert keys(user__name="admin") == []
+    assert keys(event__category="intrusion_detection") == [ident("list")]
+    assert keys(tls__established="true") == [ident("flag")]
+    assert keys(destination__port="8080") == [ident("port")]
+    assert keys(destination__port="808") == []

@@ -49,6 +49,9 @@ class IngestSettings(_Section):
     idle_flush: float = Field(2.0, gt=0, description="seconds of quiet before an open record is flushed")
     timezone: str = Field("Asia/Shanghai", description="zone for timestamps that carry none (RFC 3164)")
     observer: str | None = Field(None, description="observer.hostname; default: this machine's name")
+    silence: float = Field(
+        900.0, gt=0, description="seconds without a record before a followed source counts as silent"
+    )
 
     _known_zone = field_validator("timezone")(known_zone)
 
@@ -95,6 +98,12 @@ class SecuritySettings(_Section):
     cookie_secure: bool = Field(False, description="send the session cookie over HTTPS only (behind TLS)")
 
 
+class DrillSettings(_Section):
+    history: Path = Field(Path("var/drills.db"), description="past scorecards (`egovops drill history`)")
+    work_dir: Path = Field(Path("var/drills"), description="each drill's own event and case stores")
+    range_dir: Path = Field(Path("var/range"), description="the range `egovops drill run` uses")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EGOVOPS_", env_nested_delimiter="__", extra="forbid")
 
@@ -107,6 +116,7 @@ class Settings(BaseSettings):
     response: ResponseSettings = Field(default_factory=ResponseSettings)
     cloud: CloudSettings = Field(default_factory=CloudSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    drills: DrillSettings = Field(default_factory=DrillSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, make_asgi_app
 
 from egovops.audit import AuditTrail
 from monitors.metrics import CONTROL_PLANE, ControlPlaneMetrics
-from monitors.state import AuditCollector, CaseCollector, StoreCollector
+from monitors.state import AssessmentCollector, AuditCollector, CaseCollector, DrillCollector, StoreCollector
 
 if TYPE_CHECKING:
     from egovops.config import Settings
@@ -30,11 +30,17 @@ def build_registry(
     targets: Path | None = None,
     store: Store | None = None,
     cases: CaseStore | None = None,
+    metering: Path | None = None,
     metrics: ControlPlaneMetrics = CONTROL_PLANE,
+    background: bool = False,
 ) -> CollectorRegistry:
-    """Everything /metrics shows; the store and case store are opened from `settings` unless given.
-    An invalid estate raises EstateError here, before anything is served."""
-    from secops.incidents.cases import open_cases
+    """Everything /metrics shows; the store and case store are opened from `settings` unless given, the
+    assessment store is the one `egovops compliance` uses (beside the event store), and the department
+    figures come from `metering` (default: `metering.yaml` beside the estate, when there is one).
+    Unless `background`, an invalid estate raises EstateError here, before anything is served; with it,
+    the indicators are computed in a child process and /metrics answers meanwhile (monitors.indicators)."""
+    from secops.compliance.store import AssessmentStore
+    from secops.incidents.cases import cases_url_for, open_cases
     from secops.store import open_store
 
     registry = CollectorRegistry(auto_describe=False)
@@ -44,14 +50,20 @@ def build_registry(
         )
     if cases is None:
         cases = open_cases(store.url, settings=settings.incidents)
+    metrics.set_silence(settings.ingest.silence)
     registry.register(metrics)
     registry.register(StoreCollector(store))
     registry.register(CaseCollector(cases))
     registry.register(AuditCollector(AuditTrail(settings.response.audit_log)))
+    registry.register(AssessmentCollector(AssessmentStore(cases_url_for(store.url, settings.incidents))))
+    registry.register(DrillCollector(settings.drills.history))
     if estate is not None:
+        from monitors.departments import DepartmentFamilies, default_metering
         from monitors.indicators import IndicatorCollector
 
-        registry.register(IndicatorCollector(estate, targets))
+        metering = metering or default_metering(estate)
+        extras = [DepartmentFamilies(metering)] if metering else []
+        registry.register(IndicatorCollector(estate, targets, background=background, extras=extras))
     return registry
 
 
@@ -62,9 +74,14 @@ def metrics_app(
     targets: Path | None = None,
     store: Store | None = None,
     cases: CaseStore | None = None,
+    background: bool = False,
 ) -> Callable[..., Any]:
-    """The /metrics ASGI app (Prometheus text format, gzip when asked)."""
-    return make_asgi_app(build_registry(settings, estate=estate, targets=targets, store=store, cases=cases))
+    """The /metrics ASGI app (Prometheus text format, gzip when asked); see `build_registry`."""
+    return make_asgi_app(
+        build_registry(
+            settings, estate=estate, targets=targets, store=store, cases=cases, background=background
+        )
+    )
 
 
 def serve_exporter(

@@ -13,13 +13,16 @@ with no value and a note saying what it needs, so a report never silently drops 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import suppress
 from dataclasses import asdict, dataclass
 from datetime import date
 from functools import cache
+from multiprocessing import get_context
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import orjson
 import yaml
@@ -300,6 +303,19 @@ def read_history(path: Path) -> dict[str, float]:
     return values
 
 
+def read_snapshots(path: Path) -> list[tuple[date, dict[str, float]]]:
+    """Every snapshot recorded in `path`, oldest first: what monthly trends are drawn from."""
+    if not path.exists():
+        return []
+    found: list[tuple[date, dict[str, float]]] = []
+    with path.open("rb") as file:
+        for line in file:
+            if line.strip():
+                snapshot = orjson.loads(line)
+                found.append((date.fromisoformat(snapshot["at"]), snapshot["values"]))
+    return sorted(found, key=lambda item: item[0])
+
+
 def record_history(path: Path, readings: Iterable[Reading], at: date) -> None:
     values = {r.key: r.value for r in readings if r.value is not None}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -310,21 +326,48 @@ def record_history(path: Path, readings: Iterable[Reading], at: date) -> None:
 # -- Prometheus ------------------------------------------------------------------------------------------
 
 
+class EstateFamilies(Protocol):
+    """More gauges computed from the estate with the indicators, from a file watched for changes."""
+
+    @property
+    def path(self) -> Path: ...
+
+    def __call__(self, estate: Estate) -> list[Metric]: ...
+
+
 class IndicatorCollector(Collector):
     """`egovops_indicator_value` and `egovops_indicator_target` for an estate file, recomputed when the
     file (or the targets file) changes; labels are bounded by the estate: indicator, city, county and
-    department."""
+    department.
 
-    def __init__(self, estate_path: Path, targets_path: Path | None = None) -> None:
+    Computing 10,000 sites takes seconds. With `background=True` the computation (the first one and each
+    after a change) runs in a child process and a scrape serves the families computed last, so /metrics
+    answers at once and shows the indicators as soon as they are ready; otherwise the constructor
+    computes them and a scrape after a change waits for the new figures."""
+
+    def __init__(
+        self,
+        estate_path: Path,
+        targets_path: Path | None = None,
+        *,
+        background: bool = False,
+        extras: Sequence[EstateFamilies] = (),
+    ) -> None:
         self.estate_path, self.targets_path = estate_path, targets_path
+        self.background, self.extras = background, tuple(extras)
         self._lock = threading.Lock()
         self._stamp: tuple[float, ...] = ()
         self._families: list[Metric] = []
-        self.refresh()
+        self._worker: threading.Thread | None = None
+        self._tried: tuple[float, ...] = ()
+        if background:
+            self._start()
+        else:
+            self.refresh()
 
     def _mtimes(self) -> tuple[float, ...]:
         paths = [self.estate_path, *([self.targets_path] if self.targets_path else [])]
-        return tuple(p.stat().st_mtime for p in paths)
+        return tuple(p.stat().st_mtime for p in [*paths, *(extra.path for extra in self.extras)])
 
     def refresh(self) -> None:
         """Recompute if a file changed since the last computation (EstateError if it became invalid)."""
@@ -332,14 +375,59 @@ class IndicatorCollector(Collector):
             stamp = self._mtimes()
             if stamp == self._stamp:
                 return
-            self._families = families(*load_figures(self.estate_path, self.targets_path))
+            self._families = compute_families(self.estate_path, self.targets_path, self.extras)
             self._stamp = stamp
 
+    def _start(self) -> None:
+        """Recompute in a child process, watched by a thread, unless one is at it or already tried these
+        files. A process, not a thread: parsing and validating the estate holds the GIL for seconds at a
+        time (LibYAML, pydantic-core), which would stall every scrape in this process meanwhile. A failed
+        computation keeps the last good figures until a file changes again."""
+        if self._worker is not None and self._worker.is_alive():
+            return
+        stamp = self._mtimes()
+        if stamp == self._tried:
+            return
+        self._tried = stamp
+
+        def run() -> None:
+            with (
+                suppress(OSError, EstateError, IndicatorError, BrokenProcessPool),
+                ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool,
+            ):
+                found = pool.submit(compute_families, self.estate_path, self.targets_path, self.extras)
+                self._families, self._stamp = found.result(), stamp
+
+        self._worker = threading.Thread(target=run, name="egovops-indicators", daemon=True)
+        self._worker.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a background computation to end; True once none is running."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+        return worker is None or not worker.is_alive()
+
     def collect(self) -> Iterator[Metric]:
-        # a file that became unreadable or invalid: keep serving the last good figures
-        with suppress(OSError, EstateError, IndicatorError):
-            self.refresh()
+        if self.background:
+            with suppress(OSError):
+                if self._mtimes() != self._stamp:
+                    self._start()
+        else:  # a file that became unreadable or invalid: keep serving the last good figures
+            with suppress(OSError, EstateError, IndicatorError):
+                self.refresh()
         yield from self._families
+
+
+def compute_families(
+    estate_path: Path, targets_path: Path | None, extras: Sequence[EstateFamilies] = ()
+) -> list[Metric]:
+    """The indicator families and the extras' for the files (picklable: it runs in a child process)."""
+    estate, figures = load_figures(estate_path, targets_path)
+    found = families(estate, figures)
+    for extra in extras:
+        found += extra(estate)
+    return found
 
 
 def read_estate(path: Path) -> tuple[Estate, Network | None]:

@@ -32,6 +32,9 @@ ALLOWED_LABELS = frozenset(
     {
         "dataset", "rule", "state", "severity", "kind", "clock",  # the control plane
         "indicator", "city", "county", "department", "level",  # the estate (bounded by the estate file)
+        "resource",  # vcpu, memory, storage, overall
+        "system", "band",  # 等保: the systems assessed (as many as the estate has), 优/良/中/差
+        "scenario",  # drills: the scenarios shipped in secops/drills/scenarios
     }
 )  # fmt: skip
 """Every label name an egovops metric may carry; tests/monitors fail on any other."""
@@ -105,6 +108,11 @@ class ControlPlaneMetrics(Collector):
             "When the follower last looked at its files.",
             registry=None,
         )
+        self.silence = Gauge(
+            "egovops_ingest_silence_threshold_seconds",
+            "Seconds without a record after which a followed source counts as silent (settings).",
+            registry=None,
+        )
         self.lag = Gauge(
             "egovops_ingest_lag_bytes",
             "Bytes written to followed files and not read yet.",
@@ -131,7 +139,7 @@ class ControlPlaneMetrics(Collector):
         )
         self._owned: tuple[Collector, ...] = (
             self.read, self.stored, self.duplicates, self.rejected, self.last_event, self.last_poll,
-            self.lag, self.batch, self.latency, self.alerts,
+            self.silence, self.lag, self.batch, self.latency, self.alerts,
         )  # fmt: skip
         self._engine: Callable[[], Mapping[str, int]] | None = None
 
@@ -150,6 +158,11 @@ class ControlPlaneMetrics(Collector):
                 counter.labels(name).inc(amount)
         if read or rejected:
             self.last_event.labels(name).set(self.clock())
+
+    def set_silence(self, seconds: float) -> None:
+        """The configured silence (`ingest.silence`): the `source silent` rule compares against it, so
+        a deployment tunes the alert in egovops.toml instead of editing the shipped rule."""
+        self.silence.set(seconds)
 
     def mark_poll(self) -> None:
         """The follower finished a round: `ingestion stalled` fires when this stops moving."""

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from prometheus_client.core import GaugeMetricFamily
@@ -22,6 +23,8 @@ from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from egovops.audit import AuditTrail, Verification
+    from secops.compliance.store import AssessmentStore, Summary
+    from secops.drills.history import Run
     from secops.incidents.cases import CaseStore
     from secops.store import Stats, Store
 
@@ -172,3 +175,97 @@ class AuditCollector(Collector):
             "When the audit chain was last verified.",
             self.verification.at_wall,
         )
+
+
+ASSESSMENTS_TTL = 300.0
+BANDS = ("优", "良", "中", "差")
+"""The 等保 bands the scoring model gives (secops/compliance/scoring)."""
+
+
+class AssessmentCollector(Collector):
+    """The latest 等保 score and band of every system assessed (the systems in the assessment store,
+    as many as the estate has): `egovops_djcp_score{system, level}` and `egovops_djcp_band{…, band}`."""
+
+    def __init__(self, store: AssessmentStore, ttl: float = ASSESSMENTS_TTL) -> None:
+        self.store = store
+        self.latest: Ttl[list[Summary]] = Ttl(self._read, ttl)
+
+    def _read(self) -> list[Summary]:
+        newest: dict[str, Summary] = {}
+        for summary in self.store.summaries():  # newest first
+            newest.setdefault(summary.system, summary)
+        return [newest[system] for system in sorted(newest)]
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["system", "level"]
+        score = GaugeMetricFamily(
+            "egovops_djcp_score", "Score (0-100) of the system's latest 等保 assessment.", labels=labels
+        )
+        band = GaugeMetricFamily(
+            "egovops_djcp_band",
+            "1 for the band of the system's latest 等保 assessment.",
+            labels=[*labels, "band"],
+        )
+        assessed = GaugeMetricFamily(
+            "egovops_djcp_assessed_timestamp_seconds", "When the system was last assessed.", labels=labels
+        )
+        for summary in self.latest.get():
+            where = [summary.system, str(summary.level)]
+            assessed.add_metric(where, summary.created_at.timestamp())
+            if summary.score is not None:
+                score.add_metric(where, summary.score)
+            if summary.band in BANDS:
+                band.add_metric([*where, summary.band], 1)
+        yield from (score, band, assessed)
+
+
+DRILLS_TTL = 60.0
+
+
+def aware(moment: datetime) -> datetime:
+    """A time from a store that keeps naive UTC (the drill history) as an aware one."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class DrillCollector(Collector):
+    """The latest drill of each scenario (`secops.drills.history`): score, coverage, when, and how many
+    runs; nothing while no drill has been run (the history file is not created here)."""
+
+    def __init__(self, path: Path, ttl: float = DRILLS_TTL) -> None:
+        self.path = path
+        self.runs: Ttl[list[Run]] = Ttl(self._read, ttl)
+
+    def _read(self) -> list[Run]:
+        from secops.drills.history import History
+
+        if not self.path.exists():
+            return []
+        with History(self.path) as history:
+            return history.runs()
+
+    def collect(self) -> Iterator[Metric]:
+        from monitors.metrics import bounded
+
+        families = {
+            name: GaugeMetricFamily(name, text, labels=["scenario"])
+            for name, text in (
+                ("egovops_drill_score", "Score of the scenario's latest drill."),
+                ("egovops_drill_coverage_ratio", "Share of executed techniques the latest drill caught."),
+                ("egovops_drill_last_run_timestamp_seconds", "When the scenario's latest drill started."),
+                ("egovops_drill_runs", "Drills of the scenario in the history."),
+            )
+        }  # fmt: skip
+        latest: dict[str, Run] = {}
+        count: dict[str, int] = {}
+        for run in self.runs.get():  # oldest first
+            scenario = bounded(run.scenario)
+            latest[scenario] = run
+            count[scenario] = count.get(scenario, 0) + 1
+        for scenario, run in sorted(latest.items()):
+            families["egovops_drill_score"].add_metric([scenario], run.score)
+            families["egovops_drill_coverage_ratio"].add_metric([scenario], run.coverage)
+            families["egovops_drill_last_run_timestamp_seconds"].add_metric(
+                [scenario], run.started.timestamp()
+            )
+            families["egovops_drill_runs"].add_metric([scenario], count[scenario])
+        yield from families.values()

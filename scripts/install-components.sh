@@ -15,6 +15,7 @@ APT_PACKAGES=(
   sqlite3
   nftables openssh-server     # response actions: nft-deny in a namespace; the real sshd of the loop test
   frr iputils-ping            # extranet test bed: FRRouting routers in namespaces, pings for net verify
+  auditd                      # the drill range's host sensor: the real auditd with its own config
   chromium                    # the console's end-to-end tests drive the system browser with Playwright
   prometheus                  # monitors: promtool checks the shipped rules; a real Prometheus evaluates them
   libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk poppler-utils  # 测评 PDF reports (WeasyPrint, CJK); pdftotext in tests

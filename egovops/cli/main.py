@@ -59,6 +59,8 @@ _LAZY_GROUPS = {
     "secrets": "egovops.cli.secrets",
     "exporter": "egovops.cli.exporter",
     "indicators": "egovops.cli.indicators",
+    "bulletin": "egovops.cli.bulletin",
+    "drill": "egovops.cli.drill",
 }
 """Command groups imported when used: they pull in pySigma and SQLAlchemy, which `ingest` does not need."""
 

@@ -5,6 +5,10 @@ use, readable by its owner only). Each secret is sealed with a fresh 96-bit nonc
 associated data, so a sealed value cannot be moved to another name. The file records an identifier of
 the key (an SM3 digest, not the key), so a wrong key is reported as such rather than as corruption.
 Values never leave this module except through `reveal()`, which only the code that uses them calls.
+
+Files too large to hold in memory (backups) are sealed as a stream of chunks (`seal_stream`): each chunk
+has its own nonce, and its associated data binds the file's name, the chunk's position and whether it is
+the last, so a chunk cannot be altered, moved, dropped or the file cut short without the tag failing.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from cryptography.exceptions import InvalidTag
@@ -29,6 +34,11 @@ KEY_BYTES = 16
 NONCE_BYTES = 12
 TAG_BYTES = 16
 CIPHER = "SM4-GCM"
+STREAM_MAGIC = b"EGOVOPS-SM4GCM-STREAM-1\n"
+STREAM_CHUNK = 1 << 20
+"""Plaintext bytes per sealed chunk: what one chunk costs in memory on either side."""
+_CHUNK_HEAD = struct.Struct(">?I")
+"""After each chunk's nonce: whether it is the last one, and the length of its ciphertext."""
 
 
 class SecretsError(ValueError):
@@ -186,3 +196,79 @@ def rotate_key(box: SecretBox, key_file: Path) -> int:
     os.replace(staged, key_file)
     box.key = SealingKey(new_key.material, str(key_file))
     return count
+
+
+class Readable(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+
+
+class Writable(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
+def seal_stream(
+    key: SealingKey, source: Readable, target: Writable, name: str, chunk_size: int = STREAM_CHUNK
+) -> int:
+    """Seal everything `source` yields into `target` under `name`; returns the plaintext bytes.
+
+    Layout: `STREAM_MAGIC`, the key id, then per chunk its nonce, last-chunk flag, ciphertext length,
+    ciphertext and tag. An empty source still gets one (empty, last) chunk, so it cannot be cut off.
+    """
+    target.write(STREAM_MAGIC + key.key_id.encode("ascii"))
+    total, index = 0, 0
+    chunk = source.read(chunk_size)
+    while True:
+        following = source.read(chunk_size) if chunk else b""
+        last = not following
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        encryptor = Cipher(algorithms.SM4(key.material), modes.GCM(nonce)).encryptor()
+        encryptor.authenticate_additional_data(_chunk_data(name, index, last))
+        sealed = encryptor.update(chunk) + encryptor.finalize()
+        target.write(nonce + _CHUNK_HEAD.pack(last, len(sealed)) + sealed + encryptor.tag)
+        total += len(chunk)
+        if last:
+            return total
+        chunk, index = following, index + 1
+
+
+def unseal_stream(key: SealingKey, source: Readable, target: Writable, name: str) -> int:
+    """Open a stream `seal_stream` made under `name`, writing each chunk once its tag holds.
+
+    A wrong key, an altered, moved or missing chunk, or a file cut short raises `SecretsError` naming
+    `name`; chunks before the bad one have been written by then, so the caller discards `target`.
+    """
+    head = source.read(len(STREAM_MAGIC) + len(key.key_id))
+    if not head.startswith(STREAM_MAGIC):
+        raise SecretsError(f"{name}: no {CIPHER} stream header; the file is not a sealed backup")
+    if head[len(STREAM_MAGIC) :].decode("ascii", "replace") != key.key_id:
+        raise SecretsError(
+            f"{name}: sealed under another key than the one in {key.origin}; use the key it was sealed with"
+        )
+    total, index = 0, 0
+    while True:
+        frame = source.read(NONCE_BYTES + _CHUNK_HEAD.size)
+        if len(frame) < NONCE_BYTES + _CHUNK_HEAD.size:
+            raise SecretsError(f"{name}: cut short before chunk {index}; the sealed file is incomplete")
+        nonce, (last, length) = frame[:NONCE_BYTES], _CHUNK_HEAD.unpack(frame[NONCE_BYTES:])
+        body = source.read(length + TAG_BYTES)
+        try:
+            decryptor = Cipher(algorithms.SM4(key.material), modes.GCM(nonce, body[length:])).decryptor()
+            decryptor.authenticate_additional_data(_chunk_data(name, index, last))
+            plain = decryptor.update(body[:length]) + decryptor.finalize()
+        except (InvalidTag, ValueError) as exc:
+            raise SecretsError(
+                f"{name}: chunk {index} does not open under the key in {key.origin}: altered, moved from "
+                "another file or position, or cut short"
+            ) from exc
+        target.write(plain)
+        total += len(plain)
+        if last:
+            if source.read(1):
+                raise SecretsError(f"{name}: data after the last sealed chunk; the file was appended to")
+            return total
+        index += 1
+
+
+def _chunk_data(name: str, index: int, last: bool) -> bytes:
+    """The associated data of one chunk: the file's name, its position and whether it ends the file."""
+    return name.encode() + b"\0" + struct.pack(">Q?", index, last)

@@ -85,6 +85,7 @@ def create_app(settings: Settings, store_url: str | None, inbox: Path, options: 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
+        from monitors.exporter import build_registry
         from secops.incidents.cases import open_cases
 
         inbox.mkdir(parents=True, exist_ok=True)
@@ -95,6 +96,9 @@ def create_app(settings: Settings, store_url: str | None, inbox: Path, options: 
             poll_interval=settings.ingest.poll_interval, idle_flush=settings.ingest.idle_flush,
         )
         app.state.cases = open_cases(shared.store.url, settings=settings.incidents)  # one for all requests
+        # built before the first scrape (connections of its own; indicators computed in the background),
+        # so that scrape answers as fast as the next ones
+        app.state.metrics = build_registry(settings, estate=settings.serve.estate, background=True)
         worker = threading.Thread(target=follower.run, args=(stop,), name="inbox", daemon=True)
         worker.start()
         app.state.follower = follower
@@ -126,15 +130,10 @@ def create_app(settings: Settings, store_url: str | None, inbox: Path, options: 
 
     @app.get("/metrics", dependencies=[ANYONE], response_class=PlainTextResponse)
     def metrics() -> PlainTextResponse:
-        """Prometheus text format (scrape with `authorization: {credentials: TOKEN}`); the registry reads the
-        store and case store through connections of its own, opened on the first scrape."""
+        """Prometheus text format (scrape with `authorization: {credentials: TOKEN}`)."""
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-        from monitors.exporter import build_registry
-
         with scrape:
-            if getattr(app.state, "metrics", None) is None:
-                app.state.metrics = build_registry(settings, estate=settings.serve.estate)
             body = generate_latest(app.state.metrics)
         return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)
 

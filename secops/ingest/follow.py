@@ -103,7 +103,19 @@ class Follower:
         self.store.flush()
         if (metrics := scraped()) is not None:
             metrics.mark_poll()
+            for dataset, unread in self.unread_bytes().items():
+                metrics.set_follow_lag(dataset, unread)
         return read
+
+    def unread_bytes(self) -> dict[str, int]:
+        """Bytes already in the followed files beyond what was read, per dataset: what the follower is
+        behind by when writers outpace it (a last line still being written counts too)."""
+        behind: dict[str, int] = {}
+        for tailed in self.tailed.values():
+            size = os.fstat(tailed.stream.fileno()).st_size
+            dataset = tailed.source.dataset
+            behind[dataset] = behind.get(dataset, 0) + max(0, size - tailed.offset)
+        return behind
 
     def _poll_path(self, path: Path) -> int:
         try:

@@ -93,7 +93,7 @@ class ElasticsearchServer:
 
     def _configure(self) -> None:
         conf = self.workdir / "config"
-        for sub in ("data", "logs", "tmp", "config/jvm.options.d"):
+        for sub in ("data", "logs", "tmp", "snapshots", "config/jvm.options.d"):
             (self.workdir / sub).mkdir(parents=True, exist_ok=True)
         for name in ("jvm.options", "log4j2.properties"):
             shutil.copy(self.home / "config" / name, conf / name)
@@ -104,6 +104,7 @@ class ElasticsearchServer:
                     "node.name: egovops-test",
                     f"path.data: {self.workdir / 'data'}",
                     f"path.logs: {self.workdir / 'logs'}",
+                    f"path.repo: {self.workdir / 'snapshots'}",
                     "network.host: 127.0.0.1",
                     f"http.port: {self.port}",
                     f"transport.port: {self.transport_port}",

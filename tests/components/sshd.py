@@ -21,11 +21,11 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from secops.drills.range.shipper import LineStamper
 from tests.components import missing, require_binary
 from tests.components.netns import Netns, linked_pair
 
@@ -64,31 +64,15 @@ CONNECT_PROBE = (
 
 
 class LogShipper(threading.Thread):
-    """Copies each complete line of `source` to `target`, stamped with the time it was read."""
+    """The range's line stamper (`secops.drills.range.shipper`), driven from a thread."""
 
     def __init__(self, source: Path, target: Path, pid: int) -> None:
         super().__init__(daemon=True)
-        self.source, self.target, self.pid = source, target, pid
+        self.stamper = LineStamper(source, target, HOSTNAME, pid)
         self.stop = threading.Event()
 
     def run(self) -> None:
-        offset, pending = 0, b""
-        while not self.stop.wait(0.05):
-            if not self.source.exists():
-                continue
-            with self.source.open("rb") as src:
-                src.seek(offset)
-                chunk = src.read()
-            offset += len(chunk)
-            *lines, pending = (pending + chunk).split(b"\n")
-            if lines:
-                stamp = datetime.now(UTC).isoformat(timespec="microseconds")
-                text = "".join(
-                    f"{stamp} {HOSTNAME} sshd[{self.pid}]: {line.decode(errors='replace').rstrip()}\n"
-                    for line in lines
-                )
-                with self.target.open("a", encoding="utf-8") as out:
-                    out.write(text)
+        self.stamper.follow(self.stop)
 
 
 @dataclass

@@ -32,6 +32,7 @@ NAMES = {
     "egovops_exec_from_tmp",
     "egovops_download_execute",
     "egovops_new_user_or_sudoers",
+    "egovops_cron_persistence",
     "egovops_new_user_auth",
     "egovops_audit_rules_deleted",
     "egovops_web_script_request",

@@ -77,3 +77,18 @@ def test_a_directory_is_followed_and_new_files_are_picked_up(tmp_path: Path) -> 
 
     assert stored_flow_ids(store) == [1_000_000 + n for n in range(8)]
     follower.close()
+
+
+def test_unread_bytes_are_what_the_writers_added_since_the_last_round(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "events.db")
+    log = tmp_path / "eve.json"
+    write_lines(log, [eve_alert(n) for n in range(3)])
+    follower = Follower(Ingestor(store), [log], idle_flush=60)
+    follower.poll_once()
+    assert follower.unread_bytes() == {"suricata.eve": 0}
+    before = log.stat().st_size
+    write_lines(log, [eve_alert(n) for n in range(3, 8)], mode="a")
+    assert follower.unread_bytes() == {"suricata.eve": log.stat().st_size - before}
+    follower.poll_once()
+    assert follower.unread_bytes() == {"suricata.eve": 0}
+    follower.close()

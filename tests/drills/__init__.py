@@ -1,0 +1,1 @@
+"""Drill tests: the cyber range (real Apache+ModSecurity+CRS, sshd, FRR, tshark, auditd in namespaces)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,6 +107,21 @@ def user_errors(as_json: bool) -> Iterator[None]:
         fail(str(exc), Exit.STORE, as_json)
     except (InputError, UnknownFormat) as exc:
         fail(str(exc), Exit.INPUT, as_json)
+
+
+@contextmanager
+def terminated_as_exit() -> Iterator[None]:
+    """SIGTERM (`kill`, a CI job's timeout, a service manager) unwinds like Ctrl-C while the block runs,
+    so its `finally` clauses still take down what the command built (namespaces, processes, blocks)."""
+
+    def leave(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, leave)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 _SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")

@@ -13,7 +13,18 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from egovops.cli.common import Exit, JsonOpt, emit_json, err, fail, out, progress_wanted, state, user_errors
+from egovops.cli.common import (
+    Exit,
+    JsonOpt,
+    emit_json,
+    err,
+    fail,
+    out,
+    progress_wanted,
+    state,
+    terminated_as_exit,
+    user_errors,
+)
 from egovops.cli.recovery import recovery
 from secops.drills.history import History, HistoryError
 from secops.drills.report import as_html, as_json
@@ -71,6 +82,7 @@ def run(
     description: Annotated[
         Path | None, typer.Option("--description", help="Range description for --up (default: shipped).")
     ] = None,
+    prefix: Annotated[str, typer.Option(help="Namespace name prefix of the range --up makes.")] = "egv-drill",
     as_json: JsonOpt = False,
 ) -> None:
     """Run a scenario through the SOC pipeline and print its scorecard (also stored in the history).
@@ -80,14 +92,14 @@ def run(
     """
     from secops.drills import range as cyber_range
 
-    with drill_errors(as_json):
+    with drill_errors(as_json), terminated_as_exit():
         settings = state(ctx).settings
         scenario = find_scenario(name)
         root = range_dir or settings.drills.range_dir
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         work = settings.drills.work_dir / f"{scenario.name}-{stamp}"
         if up:
-            with cyber_range.running(description or cyber_range.SHIPPED, root) as rng:
+            with cyber_range.running(description or cyber_range.SHIPPED, root, prefix) as rng:
                 card = drill(Drill(scenario, rng, settings, work), as_json)
         else:
             card = drill(Drill(scenario, cyber_range.Range.load(root), settings, work), as_json)

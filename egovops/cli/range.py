@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from egovops.cli.common import Exit, JsonOpt, emit_json, fail, out
+from egovops.cli.common import Exit, JsonOpt, emit_json, fail, out, terminated_as_exit
 
 if TYPE_CHECKING:
     from secops.drills.range import Range
@@ -46,7 +46,7 @@ def range_up(
     """Build the range; on failure everything made is removed again."""
     from secops.drills.range import SHIPPED, up
 
-    with _errors(as_json):
+    with _errors(as_json), terminated_as_exit():
         rng = up(description or SHIPPED, directory, prefix)
     _show(rng, as_json)
 

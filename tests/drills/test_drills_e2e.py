@@ -5,6 +5,11 @@ within its deadline, no false positive, and a missed detection reported as a gap
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,10 +17,11 @@ from typer.testing import CliRunner
 
 from egovops.cli.main import app
 from egovops.config import load
-from secops.drills.range import Range
+from secops.drills.range import SHIPPED, Range
 from secops.drills.runner import Drill
 from secops.drills.scenario import find_scenario, parse_scenario, scenario_names
 from secops.drills.scorecard import Scorecard
+from tests.drills.conftest import host_links, leftovers, require_range_tools, work_dir
 
 
 def run(name: str, rng: Range, work: Path) -> Scorecard:
@@ -87,3 +93,39 @@ def test_drill_run_prints_the_scorecard_contract(
     assert actions == ["response.request", "response.approve", "response.execute", "response.undo"]
     history = CliRunner().invoke(app, ["drill", "history", "--json"])
     assert [r["scenario"] for r in json.loads(history.stdout)] == ["scan-then-exploit"]
+
+
+def test_a_drill_killed_half_way_leaves_nothing_behind(tmp_path: Path) -> None:
+    """`drill run --up` terminated (SIGTERM, as a CI timeout or `kill` sends) during its first step: the
+    range it made is taken down — no namespace, link, process, audit rule or work directory remains. Its
+    own range runs without auditd, which the session's range owns (one per machine)."""
+    require_range_tools()
+    description = tmp_path / "range.yaml"
+    description.write_text(SHIPPED.read_text().replace("audit: {enabled: true}", "audit: {enabled: false}"))
+    root, prefix, links = work_dir(), "egv-drillkill", host_links()
+    env = {
+        **os.environ, "EGOVOPS_DRILLS__HISTORY": str(tmp_path / "drills.db"),
+        "EGOVOPS_DRILLS__WORK_DIR": str(tmp_path / "work"),
+    }  # fmt: skip
+    argv = [
+        sys.executable, "-m", "egovops", "drill", "run", "ssh-brute-force-persistence", "--up", "--json",
+        "--description", str(description), "--range-dir", str(root), "--prefix", prefix,
+    ]  # fmt: skip
+    drill = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while not any((tmp_path / "work").glob("*/*")):  # the range is up and the drill's stores are open
+            assert drill.poll() is None, drill.stderr.read() if drill.stderr else ""
+            assert time.monotonic() < deadline, "the drill never began"
+            time.sleep(0.1)
+        time.sleep(3)  # into the brute force
+        assert (root / "state.json").is_file() and leftovers(prefix, root) != []
+        drill.send_signal(signal.SIGTERM)
+        _, stderr = drill.communicate(timeout=60)
+    finally:
+        if drill.poll() is None:
+            drill.kill()
+    assert drill.returncode == 128 + signal.SIGTERM, stderr
+    assert leftovers(prefix, root) == []
+    assert host_links() <= links
+    root.parent.rmdir()

@@ -19,6 +19,7 @@ APT_PACKAGES=(
   chromium                    # the console's end-to-end tests drive the system browser with Playwright
   prometheus                  # monitors: promtool checks the shipped rules; a real Prometheus evaluates them
   libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk poppler-utils  # 测评 PDF reports (WeasyPrint, CJK); pdftotext in tests
+  openscap-scanner ssg-debian  # 等保 host checks side by side with OpenSCAP (benchmarks/bench_openscap.py)
 )
 
 missing=()

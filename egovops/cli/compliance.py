@@ -1,5 +1,5 @@
-"""`egovops compliance`: 等保 2.0 grading — the requirement catalogue, 整改 diffs, and 测评 reports of
-stored assessments with their verification; assessments next."""
+"""`egovops compliance`: 等保 2.0 grading — the requirement catalogue, assessments from the estate's
+evidence, 整改 diffs, and 测评 reports of stored assessments with their verification."""
 
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ from secops.compliance.loader import CATALOGUE_DIR, CatalogueError, load_catalog
 from secops.compliance.models import Catalogue, Item
 
 if TYPE_CHECKING:
+    from secops.compliance.assessment import ItemAssessment
+    from secops.compliance.diff import AssessmentDiff
+    from secops.compliance.evidence.assess import Graded, Sources
+    from secops.compliance.evidence.host import HostTarget
     from secops.compliance.report.model import Report
 
 app = typer.Typer(help="等保 2.0 (GB/T 22239-2019) grading (docs/compliance.md).", no_args_is_help=True)
@@ -89,6 +93,214 @@ def diff_command(
             table.add_row(row.id, *(str(v) if v else "-" for v in
                                     (row.before, row.after, row.before_risk, row.after_risk)))
         out.print(table)
+
+
+TargetOpt = Annotated[
+    str, typer.Option("--target", metavar="local|HOST", help="This machine, or a host over SSH.")
+]
+SshUserOpt = Annotated[str, typer.Option("--ssh-user", help="SSH login (the reads need root).")]
+SshPortOpt = Annotated[int, typer.Option("--ssh-port", min=1, max=65535)]
+SshSecretOpt = Annotated[
+    str | None,
+    typer.Option("--ssh-password-secret", metavar="NAME", help="Sealed secret holding the password."),
+]
+SshKeyOpt = Annotated[Path | None, typer.Option("--ssh-key", metavar="FILE", help="SSH key file.")]
+HostRootOpt = Annotated[
+    str, typer.Option("--host-root", metavar="DIR", help="The host's files under DIR instead of /.")
+]
+
+
+@app.command("assess")
+def assess_command(
+    ctx: typer.Context,
+    system: Annotated[str, typer.Option("--system", metavar="NAME", help="The information system graded.")],
+    level: Annotated[int, typer.Option("--level", min=2, max=3, help="Protection level: 2 or 3.")],
+    target: TargetOpt = "local",
+    ssh_user: SshUserOpt = "root",
+    ssh_port: SshPortOpt = 22,
+    ssh_password_secret: SshSecretOpt = None,
+    ssh_key: SshKeyOpt = None,
+    host_root: HostRootOpt = "",
+    router_config: Annotated[
+        list[Path] | None,
+        typer.Option("--router-config", metavar="FILE", help="A device's running config (repeatable)."),
+    ] = None,
+    estate: Annotated[
+        Path | None, typer.Option("--estate", metavar="FILE", help="Estate: its routers' rendered configs.")
+    ] = None,
+    cloud: Annotated[
+        bool, typer.Option("--cloud", help="Add the cloud extension, judged on the estate's OpenStack plan.")
+    ] = False,
+    no_host: Annotated[bool, typer.Option("--no-host", help="Collect no host evidence.")] = False,
+    no_soc: Annotated[bool, typer.Option("--no-soc", help="Collect no evidence from egovops's SOC.")] = False,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Grade SYSTEM at a level from evidence: a host (check-mode playbooks), device configurations, the
+    estate's cloud plan and egovops's own SOC state. Items no check decides stay 不适用, pending manual
+    review. Stores the assessment and shows what changed since the previous one of SYSTEM.
+    Exit 2 bad options, 3 unknown secret, 4 store unusable, 5 unreadable input or unreachable host."""
+    from secops.compliance.evidence.assess import Sources
+
+    if cloud and estate is None:
+        fail("--cloud judges the estate's OpenStack plan: give --estate FILE", Exit.USAGE, as_json)
+    host = None if no_host else _host(ctx, target, ssh_user, ssh_port, ssh_password_secret, ssh_key,
+                                       host_root, as_json)  # fmt: skip
+    with user_errors(as_json):
+        settings = None if no_soc else state(ctx).settings
+    sources = Sources(host=host, router_configs=router_config or [], estate=estate, cloud=cloud,
+                      settings=settings)  # fmt: skip
+    graded = _graded(system, level, sources, target, as_json)
+    changes = _store_and_diff(_store_url(ctx, db, as_json), graded, as_json)
+    if as_json:
+        emit_json(_assessment_json(graded, changes))
+        return
+    _render_assessment(graded, changes)
+
+
+@app.command("harden")
+def harden_command(
+    ctx: typer.Context,
+    target: TargetOpt = "local",
+    ssh_user: SshUserOpt = "root",
+    ssh_port: SshPortOpt = 22,
+    ssh_password_secret: SshSecretOpt = None,
+    ssh_key: SshKeyOpt = None,
+    host_root: HostRootOpt = "",
+    var: Annotated[
+        list[str] | None,
+        typer.Option("--var", metavar="NAME=VALUE", help="A playbook variable (e.g. sshd_reload_command=)."),
+    ] = None,
+    check: Annotated[bool, typer.Option("--check", help="Show what would change; change nothing.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Apply playbooks/compliance/harden.yml (root login off, lockout, password policy, audit rules) to a
+    host; then `assess` again to see the items fixed. Exit 5 when the host cannot be reached."""
+    from secops.compliance.evidence.host import HARDEN_PLAYBOOK, HostError, run_playbook
+
+    extravars = dict(_assignment(text, as_json) for text in var or [])
+    host = _host(ctx, target, ssh_user, ssh_port, ssh_password_secret, ssh_key, host_root, as_json)
+    try:
+        run = run_playbook(HARDEN_PLAYBOOK, host, check=check, extravars=extravars)
+    except HostError as exc:
+        fail(str(exc), Exit.INPUT, as_json)
+    summary = {"host": run.host, "check": run.check, "changed": run.changed, "failed": run.failed,
+               "tasks": [{"name": t.name, "changed": t.changed, "failed": t.failed,
+                          "output": t.stderr or t.stdout} for t in run.tasks.values()]}  # fmt: skip
+    if as_json:
+        emit_json(summary)
+    else:
+        out.print(f"{run.host}: {len(run.changed)} tasks changed, {len(run.failed)} failed"
+                  + (" (check mode: nothing changed)" if check else ""), markup=False)  # fmt: skip
+        for name in run.failed:
+            err.print(f"  failed: {name}: {run.tasks[name].stderr or run.tasks[name].stdout}", markup=False)
+    if run.failed:
+        raise typer.Exit(int(Exit.PARTIAL))
+
+
+def _assignment(text: str, as_json: bool) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        fail(f"--var {text!r}: write NAME=VALUE (VALUE may be empty)", Exit.USAGE, as_json)
+    return name.strip(), value
+
+
+def _host(ctx: typer.Context, target: str, user: str, port: int, secret: str | None, key: Path | None,
+          root: str, as_json: bool) -> HostTarget:  # fmt: skip
+    from pydantic import SecretStr
+
+    from secops.compliance.evidence.host import HostTarget
+
+    password = SecretStr(_secret(ctx, secret, as_json)) if secret else None
+    return HostTarget(host=target, user=user, port=port, password=password, key_file=key, root=root)
+
+
+def _secret(ctx: typer.Context, name: str, as_json: bool) -> str:
+    from egovops.cli.secrets import sealed
+
+    with sealed(ctx, as_json) as (box, _):  # an unknown name or key problem exits 3 with what to do
+        return box.reveal(name)
+
+
+def _graded(system: str, level: int, sources: Sources, target: str, as_json: bool) -> Graded:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from egovops.estate import EstateError
+    from network.ipam import IpamError
+    from secops.compliance.evidence.assess import assess
+    from secops.compliance.evidence.host import HostError
+    from secops.compliance.evidence.network import ConfigError
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True, disable=as_json) as bar:
+        task = bar.add_task("collecting evidence")
+        try:
+            return assess(system, level, sources, target=target,
+                          progress=lambda step: bar.update(task, description=step))  # fmt: skip
+        except CatalogueError as exc:
+            invalid_data(exc, as_json)
+        except (HostError, ConfigError, EstateError, IpamError, OSError) as exc:
+            fail(str(exc), Exit.INPUT, as_json)
+
+
+def _store_and_diff(url: str, graded: Graded, as_json: bool) -> AssessmentDiff | None:
+    """Save the assessment; the diff against the previous one of the same system and level, if any."""
+    from secops.compliance.diff import diff
+    from secops.compliance.store import AssessmentStore, AssessmentStoreError
+
+    new = graded.assessment
+    try:
+        with AssessmentStore(url) as store:
+            earlier = [s for s in store.summaries(new.system) if s.level == new.level and s.id != new.id]
+            store.save(new, graded.outcome)
+            return diff(store.get(earlier[0].id), new) if earlier else None
+    except AssessmentStoreError as exc:
+        fail(str(exc), Exit.STORE, as_json)
+
+
+def _evidence(item: ItemAssessment) -> list[dict[str, Any]]:
+    rows = [
+        {"check": outcome.check, "passed": outcome.passed, "kind": e.kind.value, "source": e.source,
+         "content": e.content}
+        for outcome in item.checks for e in outcome.evidence
+    ]  # fmt: skip
+    notes = [{"check": None, "passed": None, "kind": e.kind.value, "source": e.source, "content": e.content}
+             for e in item.evidence]  # fmt: skip
+    return rows + notes
+
+
+def _assessment_json(graded: Graded, changes: AssessmentDiff | None) -> dict[str, Any]:
+    new = graded.assessment
+    return {
+        "id": new.id, "system": new.system, "level": new.level, "cloud": new.cloud, "target": new.target,
+        "score": graded.outcome.score, "band": graded.outcome.band,
+        "high_risks": [p.model_dump(mode="json") for p in graded.high_risks],
+        "items": [
+            {"id": item.item_id, "result": item.result.value, "risk": item.risk.value if item.risk else None,
+             "manual": not item.checks, "evidence": _evidence(item)}
+            for item in new.items
+        ],
+        "diff": changes.model_dump(mode="json") if changes else None,
+    }  # fmt: skip
+
+
+def _render_assessment(graded: Graded, changes: AssessmentDiff | None) -> None:
+    new, outcome = graded.assessment, graded.outcome
+    table = Table("id", "result", "risk", "failed checks", title="items not compliant")
+    for item in new.items:
+        if item.checks and item.result.value != "符合":
+            failed = ", ".join(o.check for o in item.checks if not o.passed)
+            table.add_row(item.item_id, item.result.value, item.risk.value if item.risk else "-", failed)
+    out.print(table)
+    for problem in graded.high_risks:
+        out.print(f"高风险 {problem.rule} {problem.description}: {', '.join(problem.items)}", markup=False)
+    decided = sum(1 for item in new.items if item.checks)
+    out.print(f"{new.id}: {new.system} level {new.level}: {outcome.score:.2f} {outcome.band}; "
+              f"{decided} items decided by checks, {len(new.items) - decided} pending manual review",
+              markup=False)  # fmt: skip
+    if changes is not None:
+        out.print(f"since {changes.before}: {len(changes.fixed)} fixed, {len(changes.regressed)} regressed, "
+                  f"{len(changes.new_problems)} new problems", markup=False)  # fmt: skip
 
 
 class ReportFormat(StrEnum):

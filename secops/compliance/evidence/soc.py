@@ -1,0 +1,103 @@
+"""SOC evidence from egovops itself: log retention in the settings, what the event store holds per
+source, whether the boundary IDS feeds it and detection rules are loaded, and whether the audit trail's
+SM3 hash chain verifies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from egovops.audit import AuditTrail
+from egovops.config import Settings
+from secops.compliance.assessment import CheckOutcome, Evidence, EvidenceKind
+from secops.compliance.evidence.conditions import RuleSpec, read_rules
+
+RULES = Path(__file__).with_name("soc_rules.yaml")
+
+
+class SocRules(RuleSpec):
+    schema_: Literal[1] = Field(alias="schema")
+    version: str
+    retention_days: int = Field(ge=1)
+    ids_datasets: tuple[str, ...]
+    coverage: dict[str, tuple[str, ...]]
+
+
+def load_soc_rules(path: Path = RULES) -> SocRules:
+    return read_rules(path, SocRules)
+
+
+def _outcome(check: str, passed: bool, source: str, content: str, at: datetime) -> CheckOutcome:
+    evidence = Evidence(kind=EvidenceKind.RECORD, source=source, content=content, collected_at=at)
+    return CheckOutcome(check=check, passed=passed, evidence=(evidence,))
+
+
+def _event_counts(settings: Settings) -> tuple[dict[str, int], str]:
+    from secops.store import StoreError, open_store
+
+    try:
+        store = open_store(settings.store.url, spool_dir=settings.store.spool_dir,
+                           index_prefix=settings.store.index_prefix)  # fmt: skip
+        try:
+            return dict(store.stats().per_dataset), settings.store.url
+        finally:
+            store.close()
+    except (StoreError, OSError) as exc:
+        return {}, f"{settings.store.url}: unavailable ({exc})"
+
+
+def _rules_loaded(settings: Settings) -> tuple[int, int]:
+    from secops.detection.ruleset import BUILTIN_RULES, RuleSet
+
+    rules = RuleSet.load([BUILTIN_RULES, *settings.detection.rules]) if settings.detection.enabled else None
+    return (len(rules.rules) + len(rules.correlations), len(rules.failed)) if rules else (0, 0)
+
+
+def collect_soc(settings: Settings, at: datetime, rules: SocRules) -> list[CheckOutcome]:
+    retention = settings.retention
+    short = {name: days for name, days in retention.datasets.items() if days < rules.retention_days}
+    kept = (f"default_days = {retention.default_days}; per dataset: "
+            f"{', '.join(f'{k} = {v}' for k, v in retention.datasets.items()) or 'none'}")  # fmt: skip
+    counts, store = _event_counts(settings)
+    stored = "\n".join(f"{name}: {n}" for name, n in sorted(counts.items())) or "no events stored"
+    ids = {d: counts.get(d, 0) for d in rules.ids_datasets}
+    loaded, failed = _rules_loaded(settings)
+    groups = {group: [d for d in datasets if counts.get(d)] for group, datasets in rules.coverage.items()}
+    trail = AuditTrail(settings.response.audit_log)
+    verdict = trail.verify() if settings.response.audit_log.exists() else None
+    return [
+        _outcome(
+            "soc.retention",
+            retention.default_days >= rules.retention_days and not short,
+            "settings [retention]",
+            kept + (f"\nbelow {rules.retention_days} days: {short}" if short else ""),
+            at,
+        ),
+        _outcome(
+            "soc.ids.events",
+            any(ids.values()) and loaded > 0,
+            store,
+            f"boundary IDS events: {ids}\ndetection rules loaded: {loaded} ({failed} failed to load)",
+            at,
+        ),
+        _outcome(
+            "soc.sources.coverage",
+            all(groups.values()),
+            store,
+            stored + "\n-- groups: " + "; ".join(f"{g}: {', '.join(d) or 'none'}" for g, d in groups.items()),
+            at,
+        ),
+        _outcome(
+            "soc.audit_trail.verifies",
+            verdict is not None and verdict.ok,
+            str(settings.response.audit_log),
+            f"no audit trail at {settings.response.audit_log}"
+            if verdict is None
+            else f"ok={verdict.ok} records={verdict.records} head={verdict.head}"
+            + (f" first bad line {verdict.bad_line}: {verdict.reason}" if not verdict.ok else ""),
+            at,
+        ),
+    ]

@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import yaml
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from egovops.estate import Estate
-from monitors.indicators import IndicatorError, current_target
+from monitors.indicators import IndicatorError, current_target, load_model
 
 METERING_FILE = "metering.yaml"
 """The metering file `egovops exporter` and `egovops serve` look for beside the estate file."""
@@ -71,18 +70,8 @@ def default_metering(estate_path: Path) -> Path | None:
 
 def load_metering(path: Path, estate: Estate) -> Metering:
     """The metering file; errors name the file, what is wrong and what to write instead."""
-    try:
-        metering = Metering.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except OSError as exc:
-        raise IndicatorError(f"{path}: cannot read the metering file: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise IndicatorError(f"{path}: not valid YAML: {exc}") from exc
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise IndicatorError(
-            f"{path}: {problems} (write at: YYYY-MM-DD and departments: {{TENANT: {{vcpu_used: …, "
-            "ram_used_gb: …, storage_used_tb: …}}}})"
-        ) from exc
+    shape = "at: YYYY-MM-DD and departments: {TENANT: {vcpu_used: …, ram_used_gb: …, storage_used_tb: …}}"
+    metering = load_model(Metering, path, "metering file", shape)
     unknown = sorted(set(metering.departments) - {t.name for t in estate.tenants})
     if unknown:
         raise IndicatorError(

@@ -22,7 +22,7 @@ from datetime import date
 from functools import cache
 from multiprocessing import get_context
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import orjson
 import yaml
@@ -71,6 +71,9 @@ class TargetsFile(_Model):
     targets: dict[str, TargetRef]
 
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
 class IndicatorError(ValueError):
     """A targets file is wrong; the message names the file, the entry and what to do."""
 
@@ -112,20 +115,24 @@ def definitions() -> tuple[Definition, ...]:
     return tuple(TypeAdapter(list[Definition]).validate_python(data))
 
 
-def load_targets(path: Path) -> dict[str, TargetRef]:
-    """A city's targets file; errors name the file, the entry and the fix."""
-    known = {d.id for d in definitions()}
+def load_model(model: type[ModelT], path: Path, what: str, shape: str) -> ModelT:
+    """A YAML file of the monitors' inputs as `model`; IndicatorError names the file, what is wrong and,
+    when the content is wrong, the `shape` to write instead."""
     try:
-        parsed = TargetsFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        return model.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
     except OSError as exc:
-        raise IndicatorError(f"{path}: cannot read the targets file: {exc.strerror}") from exc
+        raise IndicatorError(f"{path}: cannot read the {what}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise IndicatorError(f"{path}: not valid YAML: {exc}") from exc
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise IndicatorError(
-            f"{path}: {problems} (write targets: {{ID: {{value: 0.9, source: ...}}}})"
-        ) from exc
+        raise IndicatorError(f"{path}: {problems} (write {shape})") from exc
+
+
+def load_targets(path: Path) -> dict[str, TargetRef]:
+    """A city's targets file; errors name the file, the entry and the fix."""
+    known = {d.id for d in definitions()}
+    parsed = load_model(TargetsFile, path, "targets file", "targets: {ID: {value: 0.9, source: ...}}")
     unknown = sorted(set(parsed.targets) - known)
     if unknown:
         raise IndicatorError(f"{path}: unknown indicators {unknown} (known: {sorted(known)})")

@@ -13,14 +13,11 @@ all — also after a failed `up`, and from another process. Processes are stoppe
 
 from __future__ import annotations
 
-import contextlib
 import grp
 import ipaddress
-import os
 import pwd
 import secrets
 import shutil
-import signal
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
@@ -28,24 +25,12 @@ from pathlib import Path
 
 import orjson
 
+from egovops import processes, sshd
 from network.estate import Network, Vendor
 
 DAEMONS = ("zebra", "ospfd", "ospf6d", "staticd")
 FRR_LIB = Path("/usr/lib/frr")
 USER = "egovops"
-SSHD_CONF = """\
-ListenAddress {address}
-Port {port}
-HostKey {key}
-PidFile {root}/sshd.pid
-UsePAM no
-PasswordAuthentication yes
-KbdInteractiveAuthentication no
-PubkeyAuthentication no
-PermitRootLogin no
-AllowUsers {user}
-LogLevel INFO
-"""
 
 
 class RangeError(RuntimeError):
@@ -98,9 +83,7 @@ class Range:
 
 
 def _run(*argv: str) -> None:
-    result = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RangeError(f"{' '.join(argv)}: {result.stderr.strip() or result.stdout.strip()}")
+    processes.run(*argv, error=RangeError)
 
 
 def _accounts(ns: str, password: str, shell: Path) -> None:
@@ -126,10 +109,7 @@ def _accounts(ns: str, password: str, shell: Path) -> None:
 
 
 def _spawn(ns: str, argv: list[str], log: Path) -> int:
-    with log.open("ab") as out:
-        process = subprocess.Popen(["ip", "netns", "exec", ns, *argv], stdin=subprocess.DEVNULL, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    return process.pid
+    return processes.spawn(ns, argv, log, error=RangeError)
 
 
 def _router(bed: Range, net: Network, name: str, index: int, key: Path) -> None:
@@ -176,12 +156,9 @@ def _router(bed: Range, net: Network, name: str, index: int, key: Path) -> None:
     shell.chmod(0o755)
     _accounts(ns, bed.password, shell)
     sshd_conf = logs / "sshd_config"
-    sshd_conf.write_text(
-        SSHD_CONF.format(address=device.management, port=device.port, key=key, root=logs, user=USER)
-    )
-    sshd = ["/usr/sbin/sshd", "-D", "-f", str(sshd_conf), "-E", str(logs / "sshd.log")]
-    router.pids.append(_spawn(ns, sshd,
-                              logs / "sshd.out"))  # fmt: skip
+    sshd_conf.write_text(sshd.render([str(device.management)], device.port, key, logs / "sshd.pid", USER))
+    server = ["/usr/sbin/sshd", "-D", "-f", str(sshd_conf), "-E", str(logs / "sshd.log")]
+    router.pids.append(_spawn(ns, server, logs / "sshd.out"))
     bed.save()
 
 
@@ -233,35 +210,9 @@ def up(net: Network, root: Path, prefix: str, host: str = "198.18.250.1") -> Ran
     return bed
 
 
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _stop(pids: list[int]) -> None:
-    for pid in pids:
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            continue
-    deadline = time.monotonic() + 10
-    for pid in pids:
-        while _alive(pid) and time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            time.sleep(0.05)
-        if _alive(pid):
-            os.killpg(pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)
-
-
 def down(bed: Range) -> None:
     """Stop every process by PID and remove the namespaces, their /etc files, the bridge and the state."""
-    _stop([pid for router in bed.routers.values() for pid in router.pids])
+    processes.stop([pid for router in bed.routers.values() for pid in router.pids], grace=10)
     for ns in bed.namespaces:
         subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
         for path in (Path("/etc/netns") / ns, Path("/etc/frr") / ns, Path("/var/run/frr") / ns):

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from egovops import sshd as sshd_config
 from secops.drills.range.shipper import LineStamper
 from tests.components import missing, require_binary
 from tests.components.netns import Netns, linked_pair
@@ -35,20 +36,6 @@ PASSWORD = "correct-horse-battery-staple"
 HOSTNAME = "egovops-sshd"
 PORT = 22
 
-CONF = """\
-Port {port}
-ListenAddress {address}
-HostKey {root}/host_ed25519
-PidFile {root}/sshd.pid
-UsePAM no
-PasswordAuthentication yes
-KbdInteractiveAuthentication no
-PubkeyAuthentication no
-PermitRootLogin no
-AllowUsers {user}
-MaxAuthTries 10
-LogLevel INFO
-"""
 
 ASKPASS = "#!/bin/sh\necho 'not-the-password'\n"
 """What the brute-forcing `ssh` answers to every password prompt (SSH_ASKPASS, forced)."""
@@ -184,7 +171,8 @@ def start_sshd(server: Netns, attacker: Netns) -> SshdLab:
     (root / "askpass").write_text(ASKPASS)
     (root / "askpass").chmod(0o755)
     conf = root / "sshd_config"
-    conf.write_text(CONF.format(port=PORT, address=server.address, root=root, user=USER))
+    conf.write_text(sshd_config.render([server.address], PORT, root / "host_ed25519", root / "sshd.pid", USER,
+                                       extra=["MaxAuthTries 10"]))  # fmt: skip
     lab.process = subprocess.Popen(
         server.argv(sshd, "-D", "-f", str(conf), "-E", str(lab.sshd_log)),
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -7,6 +7,9 @@ the entries each request produced. Two session instances write the two audit-log
 native Serial and JSON; a third, started on demand, writes the Concurrent layout (index + storage dir).
 An instance started with a `blocklist` denies (403, phase 1) every client address listed in that file,
 read with `@ipMatchFromFile`: the block list egovops' `waf-block` response action edits.
+
+httpd.conf is built by the range web host's builder (`secops.drills.range.web.Httpd`), so the product's
+WAF and this one share their base; this fixture adds its site, storage layout and the two rules.
 """
 
 from __future__ import annotations
@@ -26,13 +29,8 @@ from typing import Protocol
 
 import pytest
 
+from secops.drills.range.web import INSTALL, Httpd, waf_installed
 from tests.components import missing, require_binary
-
-INSTALL = "apt-get install -y apache2 libapache2-mod-security2 modsecurity-crs"
-MODULES = Path("/usr/lib/apache2/modules")
-CRS_RULES = Path("/usr/share/modsecurity-crs/rules")
-CRS_SETUP = Path("/etc/modsecurity/crs/crs-setup.conf")
-MODSEC_RECOMMENDED = Path("/etc/modsecurity/modsecurity.conf-recommended")
 
 MARKER_HEADER = "X-Egovops-Marker"
 MARKER_RULE = "9999990"
@@ -51,30 +49,7 @@ SecRule REMOTE_ADDR "@ipMatchFromFile {blocklist}" \\
 
 CGI = "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'\n"
 
-CONF = """\
-ServerRoot "{root}"
-ServerName localhost
-PidFile "{root}/httpd.pid"
-DefaultRuntimeDir "{root}/run"
-ErrorLog "{root}/error.log"
-LogLevel warn
-Listen 127.0.0.1:{port}
-User www-data
-Group www-data
-
-LoadModule mpm_prefork_module {modules}/mod_mpm_prefork.so
-LoadModule authz_core_module {modules}/mod_authz_core.so
-LoadModule alias_module {modules}/mod_alias.so
-LoadModule cgi_module {modules}/mod_cgi.so
-LoadModule unique_id_module {modules}/mod_unique_id.so
-LoadModule security2_module {modules}/mod_security2.so
-
-StartServers 4
-MinSpareServers 2
-MaxSpareServers 8
-MaxRequestWorkers 16
-Timeout {apache_timeout}
-KeepAlive Off
+SITE = """\
 HttpProtocolOptions Strict
 
 DocumentRoot "{root}/htdocs"
@@ -83,16 +58,10 @@ ScriptAliasMatch "^/" "{root}/cgi/app.cgi"
     Options +ExecCGI
     Require all granted
 </Directory>
+"""
+"""Strict HTTP parsing, and every path answered by the one CGI."""
 
-Include {recommended}
-SecRuleEngine {engine}
-SecDataDir "{root}/modsec-data"
-SecTmpDir "{root}/modsec-tmp"
-SecAuditEngine RelevantOnly
-SecAuditLogParts ABCEFHIJKZ
-SecAuditLogType {log_type}
-SecAuditLogFormat {log_format}
-SecAuditLog "{root}/audit.log"
+MODSECURITY = """\
 SecAuditLogStorageDir "{root}/audit"
 SecAuditLogDirMode 0755
 SecAuditLogFileMode 0644
@@ -100,11 +69,8 @@ SecAuditLogFileMode 0644
 # The marker is logged and then spares its request the CRS: markers add only Apache's own work.
 SecRule REQUEST_HEADERS:{marker_header} "@rx ^.*$" \\
     "id:{marker_rule},phase:1,pass,t:none,log,auditlog,msg:'%{{MATCHED_VAR}}',ctl:ruleRemoveById=1-9999989"
-{blocklist_rule}SecAction "id:900000,phase:1,nolog,pass,t:none,setvar:tx.paranoia_level={paranoia}"
-SecAction "id:900001,phase:1,nolog,pass,t:none,setvar:tx.executing_paranoia_level={paranoia}"
-Include {crs_setup}
-Include {crs_rules}/*.conf
-"""
+{blocklist_rule}"""
+"""The Concurrent layout's storage, the marker rule and the block-list rule, ahead of the CRS."""
 
 
 def free_port() -> int:
@@ -200,7 +166,7 @@ def start_waf(
     `blocklist` adds the deny rule over `ROOT/blocklist.txt` (created empty), as `Waf.blocklist`.
     """
     apache = require_binary("apache2", INSTALL, "/usr/sbin/apache2")
-    if not (MODULES / "mod_security2.so").exists() or not CRS_RULES.is_dir():
+    if not waf_installed():
         missing("ModSecurity 2 with the OWASP CRS", INSTALL)
     # Apache's children run as www-data: the tree must be readable (CGI) and the storage dir writable.
     root = Path(tempfile.mkdtemp(prefix="egovops-waf-"))
@@ -219,24 +185,15 @@ def start_waf(
         waf.blocklist.touch()
         blocklist_rule = BLOCKLIST_CONF.format(blocklist=waf.blocklist, rule=BLOCKLIST_RULE)
     conf = root / "httpd.conf"
-    conf.write_text(
-        CONF.format(
-            root=root,
-            port=waf.port,
-            modules=MODULES,
-            apache_timeout=APACHE_TIMEOUT,
-            recommended=MODSEC_RECOMMENDED,
-            log_type=log_type,
-            log_format=log_format,
-            paranoia=paranoia,
-            engine=engine,
-            crs_setup=CRS_SETUP,
-            crs_rules=CRS_RULES,
-            marker_header=MARKER_HEADER,
-            marker_rule=MARKER_RULE,
-            blocklist_rule=blocklist_rule,
-        )
+    modsecurity = MODSECURITY.format(
+        root=root, marker_header=MARKER_HEADER, marker_rule=MARKER_RULE, blocklist_rule=blocklist_rule
     )
+    httpd = Httpd(
+        root=root, logs=root, listen=f"127.0.0.1:{waf.port}", user="www-data", engine=engine,
+        paranoia=paranoia, site=SITE.format(root=root), start_servers=4, max_spare=8, timeout=APACHE_TIMEOUT,
+        audit_type=log_type, audit_format=log_format, modsecurity=modsecurity,
+    )  # fmt: skip
+    conf.write_text(httpd.render())
     env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "LANG": "C"}
     # Its own session: on stop, prefork signals its whole process group, which must not be ours.
     with (root / "stderr.log").open("wb") as stderr:

@@ -1,16 +1,19 @@
 """Commands and long-running processes of the range: run in a namespace, started in their own session
-(so stopping one never signals egovops), stopped by PID from any process that reads the state."""
+(so stopping one never signals egovops), stopped by PID from any process that reads the state. The
+process handling itself is `egovops.processes`, shared with the network test bed; here failures are
+RangeError."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
+
+from egovops import processes
+from egovops.processes import alive, stop
+
+__all__ = ["RangeError", "Starting", "alive", "run", "spawn", "stop", "tail", "wait_for"]
 
 
 class RangeError(RuntimeError):
@@ -19,62 +22,14 @@ class RangeError(RuntimeError):
 
 def run(*argv: str, input: str | None = None) -> str:
     """Run a command to completion; RangeError with its own words when it fails."""
-    result = subprocess.run(argv, input=input, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RangeError(f"{' '.join(argv)}: {result.stderr.strip() or result.stdout.strip()}")
-    return result.stdout
+    return processes.run(*argv, input=input, error=RangeError)
 
 
 def spawn(netns: str | None, argv: list[str], log: Path, env: dict[str, str] | None = None) -> int:
     """Start `argv` inside `netns` (None: this namespace) in a new session, output appended to `log`; its
-    PID (`ip netns exec` execs the program, so the PID is the program's)."""
-    program = Path(argv[0])
-    if not (program.is_file() and os.access(program, os.X_OK)):
-        raise RangeError(f"{program}: no such program (install it or correct its path in the description)")
-    with log.open("ab") as out:
-        prefix = ["ip", "netns", "exec", netns] if netns else []
-        process = subprocess.Popen([*prefix, *argv], stdin=subprocess.DEVNULL,
-                                   stdout=out, stderr=subprocess.STDOUT, env=env,
-                                   start_new_session=True)  # fmt: skip
-    return process.pid
-
-
-def alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def stop(pids: list[int], grace: float = 5) -> None:
-    """SIGTERM each process group, wait up to `grace` seconds in all, then SIGKILL what is left."""
-    for pid in pids:
-        _signal(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for pid in pids:
-        while alive(pid) and time.monotonic() < deadline:
-            _reap(pid)
-            time.sleep(0.02)
-        if alive(pid):
-            _signal(pid, signal.SIGKILL)
-        _reap(pid, block=True)
-
-
-def _signal(pid: int, signum: int) -> None:
-    """Signal the process group `pid` leads, or the process alone when it leads none."""
-    try:
-        os.killpg(pid, signum)
-    except ProcessLookupError:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signum)
-
-
-def _reap(pid: int, block: bool = False) -> None:
-    """Collect our own child's exit status (a no-op for processes another egovops started)."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0 if block else os.WNOHANG)
+    PID. RangeError when the program is missing."""
+    return processes.spawn(netns, argv, log, env, error=RangeError,
+                           hint="install it or correct its path in the description")  # fmt: skip
 
 
 class Starting(NamedTuple):

@@ -12,26 +12,13 @@ import pwd
 import shutil
 from pathlib import Path
 
+from egovops import sshd
 from secops.drills.range import accounts
 from secops.drills.range.description import Ssh
 from secops.drills.range.procs import RangeError, run
 
-CONF = """\
-Port 22
-ListenAddress 0.0.0.0
-ListenAddress ::
-HostKey {root}/host_ed25519
-PidFile {root}/sshd.pid
-UsePAM no
-PasswordAuthentication yes
-KbdInteractiveAuthentication no
-PubkeyAuthentication no
-PermitRootLogin no
-AllowUsers {user}
-MaxAuthTries 10
-MaxStartups 100:30:200
-LogLevel INFO
-"""
+LIMITS = ("MaxAuthTries 10", "MaxStartups 100:30:200")
+"""Room for a drill's brute force: many tries per connection, many connections at once."""
 
 
 def drill_user(ssh: Ssh, netns: str, uid: int, home: Path) -> Path:
@@ -61,7 +48,8 @@ def configure(ssh: Ssh, root: Path, log: Path) -> list[str]:
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation directory
     run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / "host_ed25519"))
     conf = root / "sshd_config"
-    conf.write_text(CONF.format(root=root, user=ssh.user))
+    conf.write_text(sshd.render(["0.0.0.0", "::"], 22, root / "host_ed25519", root / "sshd.pid", ssh.user,
+                                extra=LIMITS))  # fmt: skip
     return [str(ssh.sshd), "-D", "-f", str(conf), "-E", str(log)]
 
 

@@ -2,12 +2,14 @@
 vulnerable test application in `app/`, with its own configuration, PID file and logs under the range.
 
 The WAF's audit log is ModSecurity's native Serial format, which egovops' `modsecurity` source reads.
+`Httpd` builds the httpd.conf; the WAF test fixture (tests/components/waf.py) builds its own with it.
 """
 
 from __future__ import annotations
 
 import shutil
 import sqlite3
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from secops.drills.range import accounts
@@ -29,31 +31,44 @@ STAFF = [
 ]
 """Made-up rows: the search page's SQL injection can reach the `secret` column."""
 
-CONF = """\
+MODULES_LOADED = ("mpm_prefork", "authz_core", "alias", "cgi", "unique_id", "security2")
+
+HTTPD = """\
 ServerRoot "{root}"
-ServerName range-web
+ServerName {server_name}
 PidFile "{root}/httpd.pid"
 DefaultRuntimeDir "{root}/run"
 ErrorLog "{logs}/error.log"
-LogLevel notice
-Listen {port}
-User #{uid}
-Group #{uid}
+LogLevel {log_level}
+Listen {listen}
+User {user}
+Group {user}
 
-LoadModule mpm_prefork_module {modules}/mod_mpm_prefork.so
-LoadModule authz_core_module {modules}/mod_authz_core.so
-LoadModule alias_module {modules}/mod_alias.so
-LoadModule mime_module {modules}/mod_mime.so
-LoadModule cgi_module {modules}/mod_cgi.so
-LoadModule unique_id_module {modules}/mod_unique_id.so
-LoadModule security2_module {modules}/mod_security2.so
+{modules}
 
-StartServers 2
+StartServers {start_servers}
 MinSpareServers 2
-MaxSpareServers 6
+MaxSpareServers {max_spare}
 MaxRequestWorkers 16
-Timeout 10
+Timeout {timeout}
 KeepAlive Off
+{site}
+Include {recommended}
+SecRuleEngine {engine}
+SecDataDir "{root}/modsec-data"
+SecTmpDir "{root}/modsec-tmp"
+SecAuditEngine RelevantOnly
+SecAuditLogParts ABCEFHIJKZ
+SecAuditLogType {audit_type}
+SecAuditLogFormat {audit_format}
+SecAuditLog "{logs}/audit.log"
+{modsecurity}SecAction "id:900000,phase:1,nolog,pass,t:none,setvar:tx.paranoia_level={paranoia}"
+SecAction "id:900001,phase:1,nolog,pass,t:none,setvar:tx.executing_paranoia_level={paranoia}"
+Include {crs_setup}
+Include {crs_rules}/*.conf
+"""
+
+SITE = """\
 TypesConfig /dev/null
 LogFormat "%h %l %u %t \\"%r\\" %>s %b" common
 CustomLog "{logs}/access.log" common
@@ -71,26 +86,49 @@ Alias "/uploads/" "{root}/uploads/"
     AddHandler cgi-script .cgi .sh .py .pl
     Require all granted
 </Directory>
-
-Include {recommended}
-SecRuleEngine {engine}
-SecRequestBodyAccess On
-SecDataDir "{root}/modsec-data"
-SecTmpDir "{root}/modsec-tmp"
-SecUploadDir "{root}/modsec-tmp"
-SecAuditEngine RelevantOnly
-SecAuditLogParts ABCEFHIJKZ
-SecAuditLogType Serial
-SecAuditLogFormat Native
-SecAuditLog "{logs}/audit.log"
-SecAction "id:900000,phase:1,nolog,pass,t:none,setvar:tx.paranoia_level={paranoia}"
-Include {crs_setup}
-Include {crs_rules}/*.conf
 """
+"""The vulnerable app: its pages as CGI scripts, and an upload directory that runs what is put there."""
+
+
+@dataclass(frozen=True)
+class Httpd:
+    """One Apache + ModSecurity 2 + OWASP CRS instance: its own tree under `root` (PID file, runtime
+    and ModSecurity directories), error and audit logs under `logs`, prefork children running as `user`
+    (a name, or `#UID`). `site` is the virtual host's directives; `modsecurity` holds settings and
+    rules that go before the CRS; `modules` are loaded besides the ones every instance needs."""
+
+    root: Path
+    logs: Path
+    listen: str
+    user: str
+    engine: str
+    paranoia: int
+    site: str
+    server_name: str = "localhost"
+    log_level: str = "warn"
+    start_servers: int = 2
+    max_spare: int = 6
+    timeout: int = 10
+    audit_type: str = "Serial"
+    audit_format: str = "Native"
+    modsecurity: str = ""
+    modules: tuple[str, ...] = ()
+
+    def render(self) -> str:
+        """The whole httpd.conf."""
+        names = (*MODULES_LOADED, *self.modules)
+        loaded = "\n".join(f"LoadModule {name}_module {MODULES}/mod_{name}.so" for name in names)
+        return HTTPD.format(**(asdict(self) | {"modules": loaded}), recommended=MODSEC_RECOMMENDED,
+                            crs_setup=CRS_SETUP, crs_rules=CRS_RULES)  # fmt: skip
+
+
+def waf_installed() -> bool:
+    """ModSecurity 2's Apache module and the OWASP CRS rules are where the Debian packages put them."""
+    return (MODULES / "mod_security2.so").exists() and CRS_RULES.is_dir()
 
 
 def require_waf() -> None:
-    if not (MODULES / "mod_security2.so").exists() or not CRS_RULES.is_dir():
+    if not waf_installed():
         raise RangeError(f"ModSecurity 2 with the OWASP CRS is not installed ({INSTALL})")
 
 
@@ -119,10 +157,11 @@ def install(web: Web, root: Path, logs: Path, port: int, uid: int) -> list[str]:
     db.close()
     (root / "data" / "app.db").chmod(0o644)
     conf = root / "httpd.conf"
-    conf.write_text(CONF.format(
-        root=root, logs=logs, port=port, uid=uid, modules=MODULES, recommended=MODSEC_RECOMMENDED,
-        engine=web.modsecurity, paranoia=web.paranoia, crs_setup=CRS_SETUP, crs_rules=CRS_RULES,
-    ))  # fmt: skip
+    conf.write_text(Httpd(
+        root=root, logs=logs, listen=str(port), user=f"#{uid}", engine=web.modsecurity, paranoia=web.paranoia,
+        site=SITE.format(root=root, logs=logs), server_name="range-web", log_level="notice",
+        modsecurity=f'SecUploadDir "{root}/modsec-tmp"\n', modules=("mime",),
+    ).render())  # fmt: skip
     return [str(web.apache), "-d", str(root), "-f", str(conf), "-DFOREGROUND"]
 
 

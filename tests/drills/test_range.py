@@ -20,6 +20,7 @@ from secops.events import Doc, get
 from secops.sources import create
 from secops.sources.base import FileSource, Source
 from tests.drills.conftest import host_links, leftovers, processes_with, require_range_tools, work_dir
+from tests.sources import parse_text_log as read_text_log
 
 HTTP_GET = """\
 import sys, urllib.error, urllib.request
@@ -82,14 +83,7 @@ def parse_text_log(fmt: str, path: Path) -> Iterator[Doc]:
     """Every document egovops' source `fmt` reads from a text log."""
     source = create(fmt)
     assert isinstance(source, Source)
-    framer, frames, offset = source.framer(), [], 0
-    with path.open("rb") as stream:
-        for line in stream:
-            frames.extend(framer.push(offset, line.rstrip(b"\r\n")))
-            offset += len(line)
-    frames.extend(framer.finish())
-    for frame in frames:
-        yield from source.parse(frame)
+    return read_text_log(source, path)
 
 
 def wait_for_doc(read: Callable[[], Iterator[Doc]], match: Callable[[Doc], bool], timeout: float = 20) -> Doc:

@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 import yaml
 
-from secops.events import Frame
 from secops.sources.modsecurity import ModSecurityAudit
 from tests.components import CORPORA, corpus
 from tests.components.waf import CLIENT_TIMEOUT, MARKER_RULE, Waf, WafFactory
+from tests.sources import parse_text_log
 
 FAMILIES_REQUIRED = ("913", "930", "932", "941", "942")
 FORMATS = ("Native", "JSON")
@@ -151,17 +151,7 @@ def _status(answer: bytes) -> int | None:
 
 def parse_log(path: Path) -> Iterator[dict[str, Any]]:
     """Every event the egovops parser reads from an audit log, in file order (no rejects expected)."""
-    source = ModSecurityAudit()
-    framer = source.framer()
-    frames: list[Frame] = []
-    offset = 0
-    with path.open("rb") as stream:
-        for line in stream:
-            frames.extend(framer.push(offset, line.rstrip(b"\r\n")))
-            offset += len(line)
-    frames.extend(framer.finish())
-    for frame in frames:
-        yield from source.parse(frame)
+    return parse_text_log(ModSecurityAudit(), path)
 
 
 def replay(waf: Waf, cases: list[Case]) -> Replay:

@@ -133,6 +133,10 @@ def assess_command(
     ] = False,
     no_host: Annotated[bool, typer.Option("--no-host", help="Collect no host evidence.")] = False,
     no_soc: Annotated[bool, typer.Option("--no-soc", help="Collect no evidence from egovops's SOC.")] = False,
+    tls: Annotated[
+        list[str] | None,
+        typer.Option("--tls", metavar="HOST:PORT", help="A TLS endpoint to judge."),
+    ] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -149,7 +153,7 @@ def assess_command(
     with user_errors(as_json):
         settings = None if no_soc else state(ctx).settings
     sources = Sources(host=host, router_configs=router_config or [], estate=estate, cloud=cloud,
-                      settings=settings)  # fmt: skip
+                      settings=settings, tls=[_endpoint(text, as_json) for text in tls or []])  # fmt: skip
     graded = _graded(system, level, sources, target, as_json)
     changes = _store_and_diff(_store_url(ctx, db, as_json), graded, as_json)
     if as_json:
@@ -222,12 +226,20 @@ def _secret(ctx: typer.Context, name: str, as_json: bool) -> str:
         return box.reveal(name)
 
 
+def _endpoint(text: str, as_json: bool) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        fail(f"--tls {text!r}: give HOST:PORT, e.g. --tls portal.example.gov.cn:443", Exit.USAGE, as_json)
+    return host.strip("[]"), int(port)
+
+
 def _graded(system: str, level: int, sources: Sources, target: str, as_json: bool) -> Graded:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from egovops.estate import EstateError
     from network.ipam import IpamError
     from secops.compliance.evidence.assess import assess
+    from secops.compliance.evidence.crypto import CryptoError
     from secops.compliance.evidence.host import HostError
     from secops.compliance.evidence.network import ConfigError
 
@@ -239,7 +251,7 @@ def _graded(system: str, level: int, sources: Sources, target: str, as_json: boo
                           progress=lambda step: bar.update(task, description=step))  # fmt: skip
         except CatalogueError as exc:
             invalid_data(exc, as_json)
-        except (HostError, ConfigError, EstateError, IpamError, OSError) as exc:
+        except (HostError, ConfigError, CryptoError, EstateError, IpamError, OSError) as exc:
             fail(str(exc), Exit.INPUT, as_json)
 
 

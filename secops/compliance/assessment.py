@@ -46,6 +46,7 @@ class CheckOutcome(_Model):
     check: str
     passed: bool
     evidence: tuple[Evidence, ...] = ()
+    judged: bool = Field(True, description="False: the evidence says why the check could not decide")
 
 
 def _risk_fits(result: Result, risk: Risk | None) -> None:

@@ -28,6 +28,7 @@ class Sources:
     estate: Path | None = None
     cloud: bool = False
     settings: Settings | None = None
+    tls: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -68,6 +69,11 @@ def collect(sources: Sources, at: datetime, progress: Progress) -> Iterator[Chec
 
         progress("soc: retention, event store, detection rules, audit trail")
         yield from collect_soc(sources.settings, at, load_soc_rules())
+    if sources.tls or sources.settings is not None:
+        from secops.compliance.evidence.crypto import collect_crypto, load_crypto_rules
+
+        progress(f"crypto: {len(sources.tls)} TLS endpoints, SM3 audit chain, SM4 sealed secrets")
+        yield from collect_crypto(sources.settings, sources.tls, at, load_crypto_rules())
 
 
 def assess(system: str, level: int, sources: Sources, *, target: str,

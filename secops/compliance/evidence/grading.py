@@ -47,22 +47,29 @@ def merge(outcomes: Iterable[CheckOutcome]) -> dict[str, CheckOutcome]:
     grouped: defaultdict[str, list[CheckOutcome]] = defaultdict(list)
     for outcome in outcomes:
         grouped[outcome.check].append(outcome)
-    return {
-        check: CheckOutcome(
+    merged = {}
+    for check, group in grouped.items():
+        judged = [o for o in group if o.judged] or group  # a target that could not decide does not veto
+        merged[check] = CheckOutcome(
             check=check,
-            passed=all(o.passed for o in group),
+            passed=all(o.passed for o in judged),
             evidence=tuple(e for o in group for e in o.evidence),
+            judged=judged[0].judged,
         )
-        for check, group in grouped.items()
-    }
+    return merged
 
 
 def _item(item: Item, outcomes: dict[str, CheckOutcome], grading: Grading, at: datetime) -> ItemAssessment:
-    ran = [outcomes[check] for check in item.checks if check in outcomes]
+    ran = [outcomes[check] for check in item.checks if check in outcomes and outcomes[check].judged]
     if not ran:
-        missing = f" (checks not collected: {', '.join(item.checks)})" if item.checks else ""
-        note = Evidence(kind=EvidenceKind.NOTE, source="egovops", content=PENDING + missing, collected_at=at)
-        return ItemAssessment(item_id=item.id, result=Result.NOT_APPLICABLE, evidence=(note,))
+        undecided = [outcomes[check] for check in item.checks if check in outcomes]
+        missing = [check for check in item.checks if check not in outcomes]
+        why = [f"checks not collected: {', '.join(missing)}"] if missing else []
+        why += [f"{o.check} not judged" for o in undecided]
+        note = Evidence(kind=EvidenceKind.NOTE, source="egovops", collected_at=at,
+                        content=PENDING + (f" ({'; '.join(why)})" if why else ""))  # fmt: skip
+        evidence = (note, *(e for o in undecided for e in o.evidence))
+        return ItemAssessment(item_id=item.id, result=Result.NOT_APPLICABLE, evidence=evidence)
     failed = [grading.on_fail(o.check) for o in ran if not o.passed]
     result = max((f.result for f in failed), key=_ORDER.index, default=Result.COMPLIANT)
     risk = max((f.risk for f in failed), key=lambda r: r.rank, default=None)

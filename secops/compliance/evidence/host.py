@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from secops.compliance.assessment import CheckOutcome, Evidence, EvidenceKind
-from secops.compliance.evidence.conditions import Conditions, RuleSpec, judge, read_rules
+from secops.compliance.evidence.conditions import Conditions, RuleSpec, judge, pattern, read_rules
 from secops.response.playbook import QUIET
 
 PLAYBOOKS = Path(__file__).resolve().parents[3] / "playbooks" / "compliance"
@@ -33,6 +33,7 @@ REMOTE_TMP = "/tmp/.egovops-ansible"
 
 class HostRule(Conditions):
     task: str = Field(min_length=1)
+    not_judged: str | None = Field(None, description="output that says the check cannot decide (regex)")
 
 
 class HostRules(RuleSpec):
@@ -170,13 +171,19 @@ def judge_host(run: PlaybookRun, rules: HostRules, at: datetime) -> Iterator[Che
         task = run.tasks.get(rule.task)
         if task is None:
             continue
+        raw = f"$ {task.command}\n{task.stdout}" + (f"\n{task.stderr}" if task.stderr else "")
+        if rule.not_judged and pattern(rule.not_judged).search(task.stdout):
+            said = Evidence(kind=EvidenceKind.COMMAND, source=f"{host}: {task.name}", collected_at=at,
+                            content=raw)  # fmt: skip
+            yield CheckOutcome(check=check, passed=False, evidence=(said,), judged=False)
+            continue
         verdict = judge(rule, task.stdout)
         evidence = [
             Evidence(
                 kind=EvidenceKind.COMMAND,
                 source=f"{host}: {task.name}",
                 collected_at=at,
-                content=f"$ {task.command}\n{task.stdout}" + (f"\n{task.stderr}" if task.stderr else ""),
+                content=raw,
             )
         ]
         if verdict.failures:

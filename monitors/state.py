@@ -114,23 +114,14 @@ class CaseCollector(Collector):
         from sqlalchemy import func, inspect, select
 
         from secops.incidents.schema import IncidentRow
-        from secops.incidents.sla import sla
-        from secops.incidents.states import OPEN_STATES
         from secops.response.schema import ActionRow
 
-        now = self.cases.clock()
-        breaches: dict[tuple[str, str], int] = {}
+        breaches = {key: len(numbers) for key, numbers in self.cases.sla_breaches().items()}
         with self.cases.reading() as session:
             by_state = select(IncidentRow.state, IncidentRow.severity, func.count()).group_by(
                 IncidentRow.state, IncidentRow.severity
             )
             incidents = {(state, severity): n for state, severity, n in session.execute(by_state)}
-            for row in session.scalars(select(IncidentRow).where(IncidentRow.state.in_(OPEN_STATES))):
-                clocks = sla(row, self.cases.settings, now)
-                for name, clock in (("acknowledge", clocks.acknowledge), ("contain", clocks.contain)):
-                    if clock.breached:
-                        key = (name, row.severity)
-                        breaches[key] = breaches.get(key, 0) + 1
             actions: dict[tuple[str, str], int] = {}
             if inspect(session.connection()).has_table(ActionRow.__tablename__):
                 by_kind = select(ActionRow.kind, ActionRow.state, func.count()).group_by(

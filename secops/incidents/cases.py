@@ -157,6 +157,21 @@ class CaseStore:
         with self.reading() as session:
             return list(session.scalars(query))
 
+    def sla_breaches(self, now: datetime | None = None) -> dict[tuple[str, str], list[int]]:
+        """Open incidents whose SLA clock has run out, by (clock, severity): their numbers."""
+        from secops.incidents.sla import sla
+        from secops.incidents.states import OPEN_STATES
+
+        now = now or self.clock()
+        breached: dict[tuple[str, str], list[int]] = {}
+        with self.reading() as session:
+            for row in session.scalars(select(IncidentRow).where(IncidentRow.state.in_(OPEN_STATES))):
+                clocks = sla(row, self.settings, now)
+                for name, clock in (("acknowledge", clocks.acknowledge), ("contain", clocks.contain)):
+                    if clock.breached:
+                        breached.setdefault((name, row.severity), []).append(row.id)
+        return breached
+
     def alert(self, key: str) -> AlertRow:
         """An alert by its id or an unambiguous prefix of it (ids are 32 hex digits)."""
         with self.reading() as session:

@@ -4,10 +4,13 @@ pyshark runs tshark in EK mode restricted to the fields below (`-e`), so tshark 
 per packet. pyshark's per-packet objects and its one-event-loop-run-per-packet reader cost far more than
 tshark itself, so the capture hands pyshark a parser that returns about 128 KiB of EK lines per run, and
 starts tshark without the per-packet flush pyshark asks for (see `_EkCapture._get_tshark_process`):
-pyshark still starts, reads, watches and cleans up tshark. What is left is tshark's own work (about two
+pyshark still reads, watches and cleans up tshark. What is left is tshark's own work (about two
 thirds of the CPU time), orjson, and the per-packet flow update, which reads a handful of fields and
 builds no object unless the packet opens a flow or carries DNS, HTTP or TLS. `benchmarks/bench_pcap.py`
 measures it next to plain `tshark -T fields`.
+
+A capture owns its event loop and waits for its own tshark (`_Tshark`), so it reads the same from any
+thread and leaves asyncio's process-wide state (current loop, child watcher) as it found it.
 
 Positions are frame numbers. A flow is yielded at its first frame together with the application events
 of that frame (so ids never collide); an HTTP request waits for its response (status code) and a client
@@ -17,11 +20,14 @@ hello for the server hello (negotiated version) before it is yielded, at the lat
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 from urllib.parse import urlsplit
 
 import dns.opcode
@@ -93,6 +99,10 @@ _BATCH = 1 << 17
 """Bytes of EK output handed over per event-loop run (about 300 packets)."""
 _STDOUT_BLOCK = "1M"
 """tshark's stdout buffer (`stdbuf -o`): larger than the pipe, so each wake-up of Python finds it full."""
+_STREAM_LIMIT = 1 << 16
+"""Buffer limit of tshark's output streams, asyncio's subprocess default (reading pauses at twice this)."""
+_EXIT_GRACE = 5.0
+"""Seconds to wait for tshark's exit status once its output has ended, before pyshark kills it."""
 
 Layers = dict[str, list[str]]
 
@@ -124,19 +134,105 @@ class _EkBatchParser(TsharkEkJsonParser):  # type: ignore[misc]
         return batch or None, data[end + 1 :]
 
 
+class _Tshark:
+    """A tshark process as pyshark drives it (`pid`, `returncode`, `kill`, `wait`, `stdout`, `stderr`),
+    started by `subprocess` with its pipes read on the capture's loop.
+
+    asyncio's own subprocesses (Python 3.11) are reaped by the process-wide child watcher. The default
+    one waits in a thread per child, while pyshark kills a tshark whose status has not reached the loop
+    yet and `Popen.kill` first polls (waitpid): when the poll wins, the watcher logs "Unknown child
+    process" and reports 255, a TSharkCrashException (cpython#86276). And a capture made on the main
+    thread makes pyshark install a SafeChildWatcher bound to that thread's loop, after which captures on
+    other threads fail. Here the exit is awaited on a pidfd (Linux 5.3+) in the capture's own loop and
+    collected by this Popen alone (`wait`, or the poll in `kill`): no watcher, signal handler or thread.
+    """
+
+    def __init__(self, process: subprocess.Popen[bytes], stdout: asyncio.StreamReader,
+                 stderr: asyncio.StreamReader, pipes: list[asyncio.BaseTransport]) -> None:  # fmt: skip
+        self._process = process
+        self.pid = process.pid
+        self.stdout = stdout
+        self.stderr = stderr
+        self._pipes = pipes
+
+    @classmethod
+    async def start(cls, command: list[str], stdin: Any) -> _Tshark:
+        process = subprocess.Popen(command, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert process.stdout is not None and process.stderr is not None
+        pipes: list[asyncio.BaseTransport] = []
+        stdout = await _stream(process.stdout, pipes)
+        stderr = await _stream(process.stderr, pipes)
+        return cls(process, stdout, stderr, pipes)
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.returncode
+
+    def kill(self) -> None:
+        self._process.kill()
+
+    async def wait(self) -> int:
+        if self._process.poll() is None:
+            loop = asyncio.get_running_loop()
+            exited = loop.create_future()
+            pidfd = os.pidfd_open(self.pid)
+            loop.add_reader(pidfd, _settle, exited)
+            try:
+                await exited
+            finally:
+                loop.remove_reader(pidfd)
+                os.close(pidfd)
+        return self._process.wait()
+
+    def close_pipes(self) -> None:
+        for pipe in self._pipes:
+            pipe.close()
+
+
+async def _stream(pipe: IO[bytes], transports: list[asyncio.BaseTransport]) -> asyncio.StreamReader:
+    """A stream over one of tshark's pipes, read by the running loop; its transport goes to `transports`."""
+    reader = asyncio.StreamReader(limit=_STREAM_LIMIT)
+    transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), pipe
+    )
+    transports.append(transport)
+    return reader
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class _EkCapture(pyshark.FileCapture):  # type: ignore[misc]
-    """pyshark's file capture in EK mode, restricted to FIELDS, read in batches."""
+    """pyshark's file capture in EK mode, restricted to FIELDS, read in batches, on an event loop of its
+    own (closed by `close`) instead of the thread's current one."""
 
     def __init__(self, path: Path) -> None:
         params = [arg for name in FIELDS for arg in ("-e", name)]
         super().__init__(
-            str(path), keep_packets=False, use_ek=True, custom_parameters=params, override_prefs=PREFERENCES
-        )
+            str(path), keep_packets=False, use_ek=True, custom_parameters=params, override_prefs=PREFERENCES,
+            eventloop=asyncio.new_event_loop(),
+        )  # fmt: skip
+
+    def close(self) -> None:
+        """Clean up tshark (raising its failure, if it failed), then close the loop; once only."""
+        if self.eventloop.is_closed():
+            return
+        try:
+            super().close()
+        finally:
+            self.eventloop.close()
+
+    def __del__(self) -> None:
+        """pyshark closes a capture again when it is collected: only the loop may still be open then."""
+        if not self.eventloop.is_closed():
+            self.eventloop.close()
 
     def _setup_tshark_output_parser(self) -> _EkBatchParser:
         return _EkBatchParser()
 
-    async def _get_tshark_process(self, packet_count: int | None = None, stdin: Any = None) -> Any:
+    async def _get_tshark_process(self, packet_count: int | None = None, stdin: Any = None) -> _Tshark:
         """pyshark's own start of tshark, without its `-l` and with stdout written in large blocks.
 
         `-l` (meant for live captures) flushes stdout after every packet: with tshark and Python on one
@@ -149,12 +245,23 @@ class _EkCapture(pyshark.FileCapture):  # type: ignore[misc]
         parameters = [self._get_tshark_path(), "-n", "-T", "ek", *self.get_parameters(packet_count)]
         stdbuf = shutil.which("stdbuf")
         command = [stdbuf, "-o", _STDOUT_BLOCK, *parameters] if stdbuf else parameters
-        process = await asyncio.create_subprocess_exec(
-            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, stdin=stdin
-        )
+        process = await _Tshark.start(command, stdin)
         self._create_stderr_handling_task(process.stderr)
         self._created_new_process(command, process)
         return process
+
+    async def _cleanup_subprocess(self, process: _Tshark) -> None:
+        """pyshark's cleanup, once per process, after waiting for tshark's exit status when its output
+        has ended: pyshark kills a tshark whose status has not arrived yet, which would hide a failure
+        behind a race."""
+        self._running_processes.discard(process)
+        try:
+            if self._eof_reached:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(process.wait(), _EXIT_GRACE)
+            await super()._cleanup_subprocess(process)
+        finally:
+            process.close_pipes()
 
 
 def read_layers(path: Path) -> Iterator[Layers]:

@@ -5,7 +5,7 @@ several targets merge; cloud plans and egovops's own settings, store and audit t
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -14,7 +14,7 @@ from cloud.planner import plan_estate
 from egovops.audit import AuditTrail
 from egovops.cli.common import Exit
 from egovops.cli.main import app
-from egovops.config import RetentionSettings, Settings, StoreSettings
+from egovops.config import DrillSettings, RetentionSettings, Settings, StoreSettings
 from egovops.estate import load_estate, parse_estate
 from secops.compliance.assessment import CheckOutcome
 from secops.compliance.evidence.cloud import judge_plan
@@ -22,6 +22,11 @@ from secops.compliance.evidence.grading import PENDING, grade, load_grading, mer
 from secops.compliance.evidence.soc import collect_soc, load_soc_rules
 from secops.compliance.loader import load_catalogue
 from secops.compliance.scoring import Result, Risk, load_scoring_model
+from secops.detection.alerts import Alert
+from secops.drills.history import History
+from secops.drills.scorecard import Scorecard
+from secops.events import format_ts
+from secops.incidents import open_cases, record_alerts
 from secops.response.settings import ResponseSettings
 
 AT = datetime(2026, 11, 22, tzinfo=UTC)
@@ -80,22 +85,55 @@ def test_cloud_plan_open_management_port_and_shares() -> None:
 def test_soc_evidence_from_settings_store_and_audit_trail(tmp_path: Path) -> None:
     trail = AuditTrail(tmp_path / "audit.log")
     trail.append("auditor", "compliance.assess", "政务服务网", {"level": 3})
-    settings = Settings(
-        store=StoreSettings(url=f"sqlite:///{tmp_path / 'events.db'}"),
-        response=ResponseSettings(audit_log=tmp_path / "audit.log"),
-        retention=RetentionSettings(default_days=180, datasets={"system.auth": 90}),
-    )
+    settings = soc_settings(tmp_path, RetentionSettings(default_days=180, datasets={"system.auth": 90}))
     found = {o.check: o for o in collect_soc(settings, AT, load_soc_rules())}
     assert {c: o.passed for c, o in found.items()} == {
         "soc.retention": False, "soc.ids.events": False, "soc.sources.coverage": False,
-        "soc.audit_trail.verifies": True,
+        "soc.audit_trail.verifies": True, "soc.alerts.sla": True, "soc.drills.recent": False,
     }  # fmt: skip
+    assert found["soc.alerts.sla"].evidence[0].content == "no open incident past its SLA"
+    assert "0 drill(s) since 2025-11-22 (365 days)" in found["soc.drills.recent"].evidence[0].content
     assert "below 180 days: {'system.auth': 90}" in found["soc.retention"].evidence[0].content
     assert "detection rules loaded: " in found["soc.ids.events"].evidence[0].content
     lines = (tmp_path / "audit.log").read_text().splitlines()
     (tmp_path / "audit.log").write_text(lines[0].replace("政务服务网", "another") + "\n")
     found = {o.check: o for o in collect_soc(settings, AT, load_soc_rules())}
     assert found["soc.audit_trail.verifies"].passed is False
+
+
+def soc_settings(tmp_path: Path, retention: RetentionSettings | None = None) -> Settings:
+    return Settings(
+        store=StoreSettings(url=f"sqlite:///{tmp_path / 'events.db'}"),
+        response=ResponseSettings(audit_log=tmp_path / "audit.log"),
+        retention=retention or RetentionSettings(),
+        drills=DrillSettings(history=tmp_path / "drills.db"),
+    )
+
+
+def test_soc_evidence_of_sla_breaches_and_recent_drills(tmp_path: Path) -> None:
+    settings = soc_settings(tmp_path)
+    raised = AT - timedelta(days=2)  # detection raised it two days before the assessment; nobody took it
+    alert = Alert(
+        id="a-1", rule_id="ssh_brute_force", title="SSH brute force", severity="high",
+        entity={"source.ip": "203.0.113.9"}, event_ids=["e1"], tags=[], first_seen=format_ts(raised),
+        last_seen=format_ts(raised), count=6,
+    )  # fmt: skip
+    with open_cases(settings.store.url, clock=lambda: raised) as cases:
+        (number,) = record_alerts(cases, [alert])
+    month_ago = AT - timedelta(days=30)
+    card = Scorecard.model_validate({
+        "scenario": "web-attack-chain", "started": month_ago, "finished": month_ago, "steps": [],
+        "techniques_executed": [], "techniques_detected": [], "coverage": 1.0, "false_positives": [],
+        "score": 10, "blue": 10, "red": 0,
+    })  # fmt: skip
+    with History(settings.drills.history) as history:
+        history.add(card)
+    found = {o.check: o for o in collect_soc(settings, AT, load_soc_rules())}
+    assert found["soc.alerts.sla"].passed is False
+    assert f"acknowledge high: incidents {number}" in found["soc.alerts.sla"].evidence[0].content
+    assert found["soc.drills.recent"].passed is True
+    assert "1 drill(s) since" in found["soc.drills.recent"].evidence[0].content
+    assert "web-attack-chain" in found["soc.drills.recent"].evidence[0].content
 
 
 def test_assess_refuses_bad_input_with_exit_codes(tmp_path: Path) -> None:

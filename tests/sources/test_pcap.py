@@ -27,11 +27,15 @@ absence of Suricata output and are not protocol facts either.
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import ipaddress
 import json
 import re
 import shutil
 import struct
+import subprocess
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -422,3 +426,37 @@ def test_how_tshark_output_is_read_does_not_change_the_events(
         monkeypatch.setattr(shutil, "which", lambda name: None if name == "stdbuf" else found(name))
     assert _read(pcap) == expected
     assert expected[0]
+
+
+@pytest.mark.component("tshark")
+@pytest.mark.filterwarnings("error")
+def test_a_capture_read_off_the_main_thread_leaves_every_exit_status_to_its_owner(tshark: str) -> None:
+    """A drill follows pcaps on a worker thread while the main thread runs commands: each side gets its own
+    children's exit statuses, and asyncio's process-wide state is left as it was, even after a capture on
+    the main thread (pyshark itself would install a SafeChildWatcher there)."""
+    pcap = corpus("suricata-verify", "tests", "ethernet-eve", "test.pcap")
+    watcher = asyncio.get_child_watcher()
+    expected = _read(pcap)
+    read: list[tuple[list[Doc], list[tuple[int, str]], list[int]]] = []
+    loops: list[bool] = []
+
+    def follow() -> None:
+        read.extend(_read(pcap) for _ in range(3))
+        try:
+            asyncio.get_event_loop_policy().get_event_loop()
+            loops.append(True)
+        except RuntimeError:  # no loop left set as this thread's current one
+            loops.append(False)
+
+    worker = threading.Thread(target=follow)
+    worker.start()
+    statuses: list[tuple[str, int]] = []
+    while worker.is_alive() or len(statuses) < 200:
+        for command in ("true", "false"):
+            statuses.append((command, subprocess.run([command], check=False).returncode))
+    worker.join()
+    gc.collect()  # an unclosed loop or pipe would warn (an error here) when collected
+    assert statuses.count(("true", 0)) == statuses.count(("false", 1)) == len(statuses) // 2
+    assert read == [expected] * 3 and loops == [False]
+    assert expected[0] and not expected[1]
+    assert asyncio.get_child_watcher() is watcher

@@ -4,7 +4,6 @@ the security layer's own store, and headless Chromium (Debian's, through Playwri
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import subprocess
 import sys
@@ -102,9 +101,6 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         missing("chromium", "apt-get install chromium")
-    # pyshark (the pcap tests, earlier in the same process) installs a SafeChildWatcher bound to its own
-    # closed loop; Playwright starts its driver as an asyncio subprocess and needs a working watcher.
-    asyncio.set_child_watcher(asyncio.ThreadedChildWatcher())
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         yield chromium

@@ -4,7 +4,7 @@ SM3 hash chain verifies."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +22,7 @@ class SocRules(RuleSpec):
     schema_: Literal[1] = Field(alias="schema")
     version: str
     retention_days: int = Field(ge=1)
+    drills_within_days: int = Field(ge=1)
     ids_datasets: tuple[str, ...]
     coverage: dict[str, tuple[str, ...]]
 
@@ -56,6 +57,40 @@ def _rules_loaded(settings: Settings) -> tuple[int, int]:
     return (len(rules.rules) + len(rules.correlations), len(rules.failed)) if rules else (0, 0)
 
 
+def _sla(settings: Settings, at: datetime) -> CheckOutcome:
+    """Open incidents past their acknowledge or contain deadline (the SLA clocks of secops.incidents)."""
+    from secops.incidents.cases import cases_url_for, open_cases
+    from secops.store import StoreError
+
+    url = cases_url_for(settings.store.url, settings.incidents)
+    try:
+        with open_cases(settings.store.url, settings=settings.incidents) as cases:
+            breaches = cases.sla_breaches(at)
+    except StoreError as exc:
+        return _outcome("soc.alerts.sla", False, url, f"case store unavailable: {exc}", at)
+    listed = "\n".join(f"{clock} {severity}: incidents {', '.join(map(str, sorted(numbers)))}"
+                       for (clock, severity), numbers in sorted(breaches.items()))  # fmt: skip
+    return _outcome("soc.alerts.sla", not breaches, url, listed or "no open incident past its SLA", at)
+
+
+def _drills(settings: Settings, at: datetime, within_days: int) -> CheckOutcome:
+    """The newest drill in the history (`egovops drill run`), against the period the rules allow."""
+    from secops.drills.history import History
+
+    path = settings.drills.history
+    runs = []
+    if path.exists():
+        with History(path) as history:
+            runs = history.runs()
+    since = at - timedelta(days=within_days)
+    recent = [r for r in runs if r.started.replace(tzinfo=r.started.tzinfo or UTC) >= since]
+    shown = "\n".join(f"#{r.id} {r.scenario} {r.started:%Y-%m-%d} score {r.score} coverage {r.coverage:.0%}"
+                      for r in runs[-10:])  # fmt: skip
+    content = (f"{len(recent)} drill(s) since {since:%Y-%m-%d} ({within_days} days); last runs:\n"
+               + (shown or f"none in {path}"))  # fmt: skip
+    return _outcome("soc.drills.recent", bool(recent), str(path), content, at)
+
+
 def collect_soc(settings: Settings, at: datetime, rules: SocRules) -> list[CheckOutcome]:
     retention = settings.retention
     short = {name: days for name, days in retention.datasets.items() if days < rules.retention_days}
@@ -69,6 +104,8 @@ def collect_soc(settings: Settings, at: datetime, rules: SocRules) -> list[Check
     trail = AuditTrail(settings.response.audit_log)
     verdict = trail.verify() if settings.response.audit_log.exists() else None
     return [
+        _sla(settings, at),
+        _drills(settings, at, rules.drills_within_days),
         _outcome(
             "soc.retention",
             retention.default_days >= rules.retention_days and not short,

@@ -360,7 +360,7 @@ class IndicatorCollector(Collector):
         background: bool = False,
         extras: Sequence[EstateFamilies] = (),
     ) -> None:
-        self.estate_path, self.targets_path = estate_path, targets_path
+        self.estate_path, self.targets_path = estate_path, targets_path or default_targets(estate_path)
         self.background, self.extras = background, tuple(extras)
         self._lock = threading.Lock()
         self._stamp: tuple[float, ...] = ()
@@ -452,8 +452,18 @@ def read_estate(path: Path) -> tuple[Estate, Network | None]:
     return estate, load_network(path) if estate.network is not None else None
 
 
+TARGETS_FILE = "targets.yaml"
+"""The city's targets file, found beside its estate (`stacks/<city>/targets.yaml`) unless one is named."""
+
+
+def default_targets(estate_path: Path) -> Path | None:
+    found = estate_path.with_name(TARGETS_FILE)
+    return found if found.exists() else None
+
+
 def load_figures(estate_path: Path, targets_path: Path | None = None) -> tuple[Estate, Figures]:
     estate, network = read_estate(estate_path)
+    targets_path = targets_path or default_targets(estate_path)
     targets = load_targets(targets_path) if targets_path else None
     return estate, compute(estate, network=network, targets=targets)
 

@@ -20,6 +20,7 @@ from monitors.indicators import (
     compute,
     current_target,
     definitions,
+    load_figures,
     load_targets,
 )
 from tests.monitors.estates import write_estate
@@ -66,6 +67,18 @@ def test_a_targets_file_overrides_the_estate_which_overrides_the_defaults(
     path.write_text("targets:\n  extranet_access_rate: {value: 1.0, source: 'seed 001 Table 1 #12: 100%'}\n")
     found = by_key(estate_file, targets=load_targets(path))
     assert found[("extranet_access_rate", "", "")] == (0.8, 1.0)
+
+
+def test_the_targets_file_beside_the_estate_is_found_without_naming_it(estate_file: Path) -> None:
+    def access_target() -> tuple[float | None, str | None]:
+        (reading,) = [r for r in load_figures(estate_file)[1].readings if r.id == "extranet_access_rate"]
+        return reading.target, reading.target_source
+
+    assert access_target()[0] == 0.9  # the estate's own
+    estate_file.with_name("targets.yaml").write_text(
+        "targets:\n  extranet_access_rate: {value: 1.0, source: 'seed 000 Table 1 row 17'}\n"
+    )
+    assert access_target() == (1.0, "seed 000 Table 1 row 17")
 
 
 def test_the_target_due_next_is_the_current_one() -> None:

@@ -321,6 +321,10 @@ firewall_driver = noop
                 str(threads),
                 "--timeout",
                 "120",
+                # gunicorn closes an idle keep-alive connection after 2 s by default; a client sending
+                # on it just then gets "Remote end closed connection" (seen on a POST under load)
+                "--keep-alive",
+                "75",
                 f"{service}_app:application",
             ],
             env={**os.environ, "OS_KEYSTONE_CONFIG_DIR": str(self.workdir / "keystone"), **env},

@@ -1,6 +1,8 @@
 """测评 reports of a full level-3 + cloud assessment (257 items): each format must be written in under
 10 seconds (issue 8). Times building the report model, writing each format and verifying each file
-(verify re-renders the format and compares), wall and CPU, beside the calibration figure.
+(verify rebuilds the model and checks the file: the PDF's seal, the other formats' content), wall and CPU,
+beside the calibration figure. Each write and verify is timed in this one process, so the first PDF
+write includes importing WeasyPrint (about 0.8 s CPU), as a fresh `egovops compliance report` does.
 
     .venv/bin/python benchmarks/bench_reports.py [--json]
 """

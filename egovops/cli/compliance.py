@@ -131,6 +131,14 @@ def assess_command(
     cloud: Annotated[
         bool, typer.Option("--cloud", help="Add the cloud extension, judged on the estate's OpenStack plan.")
     ] = False,
+    os_cloud: Annotated[
+        str | None,
+        typer.Option("--os-cloud", metavar="NAME", help="A live cloud (clouds.yaml); implies --cloud."),
+    ] = None,
+    waf_config: Annotated[
+        list[Path] | None,
+        typer.Option("--waf-config", metavar="FILE", help="A ModSecurity configuration (SecRuleEngine)."),
+    ] = None,
     no_host: Annotated[bool, typer.Option("--no-host", help="Collect no host evidence.")] = False,
     no_soc: Annotated[bool, typer.Option("--no-soc", help="Collect no evidence from egovops's SOC.")] = False,
     tls: Annotated[
@@ -146,14 +154,16 @@ def assess_command(
     Exit 2 bad options, 3 unknown secret, 4 store unusable, 5 unreadable input or unreachable host."""
     from secops.compliance.evidence.assess import Sources
 
+    cloud = cloud or os_cloud is not None
     if cloud and estate is None:
-        fail("--cloud judges the estate's OpenStack plan: give --estate FILE", Exit.USAGE, as_json)
+        fail("--cloud and --os-cloud judge the estate's tenants: give --estate FILE", Exit.USAGE, as_json)
     host = None if no_host else _host(ctx, target, ssh_user, ssh_port, ssh_password_secret, ssh_key,
                                        host_root, as_json)  # fmt: skip
     with user_errors(as_json):
         settings = None if no_soc else state(ctx).settings
     sources = Sources(host=host, router_configs=router_config or [], estate=estate, cloud=cloud,
-                      settings=settings, tls=[_endpoint(text, as_json) for text in tls or []])  # fmt: skip
+                      os_cloud=os_cloud, waf_configs=waf_config or [], settings=settings,
+                      tls=[_endpoint(text, as_json) for text in tls or []])  # fmt: skip
     graded = _graded(system, level, sources, target, as_json)
     changes = _store_and_diff(_store_url(ctx, db, as_json), graded, as_json)
     if as_json:
@@ -239,9 +249,11 @@ def _graded(system: str, level: int, sources: Sources, target: str, as_json: boo
     from egovops.estate import EstateError
     from network.ipam import IpamError
     from secops.compliance.evidence.assess import assess
+    from secops.compliance.evidence.cloud import CloudReadError
     from secops.compliance.evidence.crypto import CryptoError
     from secops.compliance.evidence.host import HostError
     from secops.compliance.evidence.network import ConfigError
+    from secops.compliance.evidence.waf import WafConfigError
 
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True, disable=as_json) as bar:
@@ -251,7 +263,8 @@ def _graded(system: str, level: int, sources: Sources, target: str, as_json: boo
                           progress=lambda step: bar.update(task, description=step))  # fmt: skip
         except CatalogueError as exc:
             invalid_data(exc, as_json)
-        except (HostError, ConfigError, CryptoError, EstateError, IpamError, OSError) as exc:
+        except (HostError, ConfigError, CryptoError, CloudReadError, WafConfigError, EstateError, IpamError,
+                OSError) as exc:  # fmt: skip
             fail(str(exc), Exit.INPUT, as_json)
 
 

@@ -68,9 +68,15 @@ def test_cloud_plan_open_management_port_and_shares() -> None:
     estate = load_estate(SMALL)
     plan = plan_estate(estate)
     found = {o.check: o for o in judge_plan(estate, plan, AT)}
-    assert {c: o.passed for c, o in found.items()} == {
-        "cloud.sg.mgmt_open": True, "cloud.tenant.isolation": True, "cloud.quota.within_pool": True,
+    assert {c: o.passed for c, o in found.items() if o.judged} == {
+        "cloud.sg.mgmt_open": True, "cloud.sg.default_deny": True, "cloud.tenant.isolation": True,
+        "cloud.quota.within_pool": True,
     }  # fmt: skip
+    # platform networks and images exist only in a running cloud: not judged on the plan, and it says why
+    assert {c for c, o in found.items() if not o.judged} == {
+        "cloud.mgmt.separated", "cloud.image.protected", "cloud.snapshot.private",
+    }  # fmt: skip
+    assert "give --os-cloud NAME" in found["cloud.mgmt.separated"].evidence[0].content
     assert "alpha: alpha-app>beta -> project:beta/beta" in found["cloud.tenant.isolation"].evidence[0].content
     text = SMALL.read_text(encoding="utf-8")
     text = text.replace("remote: 10.90.0.0/28", "remote: 0.0.0.0/0")  # SSH from anywhere
@@ -78,7 +84,9 @@ def test_cloud_plan_open_management_port_and_shares() -> None:
     opened = parse_estate(text)
     found = {o.check: o for o in judge_plan(opened, plan_estate(opened), AT)}
     assert found["cloud.sg.mgmt_open"].passed is False
-    assert "opens [22]" in found["cloud.sg.mgmt_open"].evidence[0].content
+    assert "alpha: alpha-baseline:ingress-tcp-22-22-0.0.0.0/0 opens SSH (22) to the world" in (
+        found["cloud.sg.mgmt_open"].evidence[0].content
+    )
     assert found["cloud.quota.within_pool"].passed is False
 
 
@@ -87,10 +95,11 @@ def test_soc_evidence_from_settings_store_and_audit_trail(tmp_path: Path) -> Non
     trail.append("auditor", "compliance.assess", "政务服务网", {"level": 3})
     settings = soc_settings(tmp_path, RetentionSettings(default_days=180, datasets={"system.auth": 90}))
     found = {o.check: o for o in collect_soc(settings, AT, load_soc_rules())}
-    assert {c: o.passed for c, o in found.items()} == {
+    assert {c: o.passed for c, o in found.items() if o.judged} == {
         "soc.retention": False, "soc.ids.events": False, "soc.sources.coverage": False,
         "soc.audit_trail.verifies": True, "soc.alerts.sla": True, "soc.drills.recent": False,
     }  # fmt: skip
+    assert not found["soc.waf.blocking"].judged  # an empty store shows no WAF mode
     assert found["soc.alerts.sla"].evidence[0].content == "no open incident past its SLA"
     assert "0 drill(s) since 2025-11-22 (365 days)" in found["soc.drills.recent"].evidence[0].content
     assert "below 180 days: {'system.auth': 90}" in found["soc.retention"].evidence[0].content

@@ -13,6 +13,7 @@ from secops.compliance.evidence.network import (
     DeviceConfig,
     device_from_file,
     estate_devices,
+    estate_network,
     judge_device,
     load_network_rules,
 )
@@ -102,7 +103,9 @@ def test_frr_default_snmp_community_fails() -> None:
 
 
 def test_estate_routers_are_read_with_the_estate_vendor() -> None:
-    devices = {d.name: d.vendor for d in estate_devices(ESTATE)}
+    net = estate_network(ESTATE)
+    assert net is not None
+    devices = {d.name: d.vendor for d in estate_devices(net)}
     assert devices == {"city-core": "huawei_vrp", "east-r1": "cisco_ios", "west-r1": "h3c_comware",
                        "east-a-r1": "frr"}  # fmt: skip
 

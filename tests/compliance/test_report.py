@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -90,6 +91,9 @@ def test_the_report_model_covers_every_item_with_advice_where_needed(report: Rep
     telnet = next(row for row in rows if row.id == OVERRIDDEN)
     assert (telnet.result, telnet.risk, telnet.assessed_result, telnet.assessed_risk) == (
         Result.PARTIAL, Risk.MEDIUM, Result.NON_COMPLIANT, Risk.HIGH)
+    assert layout.item_cells(telnet)[3:] == (
+        "部分符合/中（原判定 不符合/高）", "复核 auditor-li：telnet 只监听带外管理网 10.9.0.0/24，有补偿措施")
+    assert layout.item_cells(root)[3:] == ("不符合/高", "未通过的检查 host.accounts.default")
     assert report.band == "差" and report.risks[Risk.HIGH] == 1
     assert sum(report.counts.values()) == len(catalogue.items) == 257
     high = report.problems[0]
@@ -150,21 +154,31 @@ def test_verify_accepts_each_faithful_report(name: str, report: Report, files: d
     assert verdict.sm3 == verdict.expected_sm3 == report.digest()
 
 
-def test_verify_refuses_a_report_of_a_changed_assessment(files: dict[str, Path]) -> None:
+@pytest.mark.parametrize("name", ["pdf", "docx", "xlsx", "json"])
+def test_verify_refuses_a_report_of_a_changed_assessment(name: str, files: dict[str, Path]) -> None:
     def changed(assessment_id: str) -> Report:
         original = full_assessment(assessment_id)
         first = original.items[0].model_copy(update={"result": Result.NON_COMPLIANT, "risk": Risk.LOW})
         return report_for(original.model_copy(update={"items": (first, *original.items[1:])}))
 
-    verdict = verify(files["json"], changed)
+    verdict = verify(files[name], changed)
     assert not verdict.ok and verdict.sm3 != verdict.expected_sm3
     assert "the stored assessment gives" in verdict.problems[0]
 
 
-def test_verify_refuses_an_edited_pdf(report: Report, files: dict[str, Path], tmp_path: Path) -> None:
+UPDATE = b"1 0 obj\n(an incremental update)\nendobj\n%%EOF\n"
+
+
+@pytest.mark.parametrize(("edit", "problem"), [
+    (lambda data: data + UPDATE, "does not end with egovops's seal"),
+    (lambda data: data.replace(b"%PDF-1.7", b"%PDF-1.6", 1), "do not match the SM3 seal"),
+], ids=["appended", "edited"])
+def test_verify_refuses_an_edited_pdf(edit: Callable[[bytes], bytes], problem: str, report: Report,
+                                      files: dict[str, Path], tmp_path: Path) -> None:
     data = files["pdf"].read_bytes()
     edited = tmp_path / "edited.pdf"
-    edited.write_bytes(data + b"1 0 obj\n(an incremental update)\nendobj\n%%EOF\n")
+    edited.write_bytes(edit(data))
+    assert edited.read_bytes() != data
     verdict = verify(edited, lambda assessment_id: report)
-    assert not verdict.ok and verdict.sm3 == verdict.expected_sm3
-    assert verdict.problems[0].startswith("the PDF differs from a rendering of the stored assessment")
+    assert not verdict.ok and verdict.sm3 == verdict.expected_sm3  # the stamp survived the edit
+    assert len(verdict.problems) == 1 and problem in verdict.problems[0]

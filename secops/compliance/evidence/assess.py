@@ -21,12 +21,15 @@ Progress = Callable[[str], None]
 
 @dataclass
 class Sources:
-    """What to collect from: a host, device configurations (files or an estate's), the cloud plan, the SOC."""
+    """What to collect from: a host, device configurations (files or an estate's), the cloud (the estate's
+    plan, or the live cloud `os_cloud` names in clouds.yaml), WAF configurations, the SOC."""
 
     host: HostTarget | None = None
     router_configs: list[Path] = field(default_factory=list)
     estate: Path | None = None
     cloud: bool = False
+    os_cloud: str | None = None
+    waf_configs: list[Path] = field(default_factory=list)
     settings: Settings | None = None
     tls: list[tuple[str, int]] = field(default_factory=list)
 
@@ -50,20 +53,36 @@ def collect(sources: Sources, at: datetime, progress: Progress) -> Iterator[Chec
             collect_network,
             device_from_file,
             estate_devices,
+            estate_network,
             load_network_rules,
         )
+        from secops.compliance.evidence.redundancy import judge_redundancy
 
         rules = load_network_rules()
+        net = estate_network(sources.estate) if sources.estate is not None else None
         devices = [device_from_file(path, rules) for path in sources.router_configs]
-        if sources.estate is not None and not sources.router_configs:
-            devices = list(estate_devices(sources.estate))
+        if net is not None and not sources.router_configs:
+            devices = list(estate_devices(net))
         progress(f"network: {len(devices)} device configurations")
         yield from collect_network(devices, at, rules)
-    if sources.cloud and sources.estate is not None:
+        if net is not None:
+            yield judge_redundancy(net, devices, rules.redundancy, at)
+    if sources.cloud and sources.estate is not None and sources.os_cloud:
+        from egovops.estate import load_estate
+        from secops.compliance.evidence.cloud_live import read_live_cloud
+
+        progress(f"cloud {sources.os_cloud}: Keystone, Neutron, Nova and Glance as they are now")
+        yield from read_live_cloud(load_estate(sources.estate), sources.os_cloud, at)
+    elif sources.cloud and sources.estate is not None:
         from secops.compliance.evidence.cloud import collect_cloud
 
         progress("cloud: the estate's desired OpenStack state")
         yield from collect_cloud(sources.estate, at)
+    if sources.waf_configs:
+        from secops.compliance.evidence.waf import judge_waf_config
+
+        progress(f"waf: {len(sources.waf_configs)} ModSecurity configurations")
+        yield from (judge_waf_config(path, at) for path in sources.waf_configs)
     if sources.settings is not None:
         from secops.compliance.evidence.soc import collect_soc, load_soc_rules
 

@@ -10,13 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ciscoconfparse2 import CiscoConfParse  # type: ignore[import-untyped]
 from pydantic import Field
 
 from secops.compliance.assessment import CheckOutcome, Evidence, EvidenceKind
 from secops.compliance.evidence.conditions import Conditions, RuleSpec, Verdict, judge, pattern, read_rules
+from secops.compliance.evidence.redundancy import RedundancyRules
+
+if TYPE_CHECKING:
+    from network.estate import Network
 
 RULES = Path(__file__).with_name("network_rules.yaml")
 Vendor = Literal["cisco_ios", "huawei_vrp", "h3c_comware", "frr"]
@@ -45,6 +49,7 @@ class NetworkRules(RuleSpec):
     vendors: tuple[Detect, ...]
     checks: dict[str, dict[Vendor, tuple[Block, ...]]]
     acls: dict[Vendor, AclSyntax]
+    redundancy: RedundancyRules
 
 
 class ConfigError(ValueError):
@@ -157,23 +162,26 @@ def device_from_file(path: Path, rules: NetworkRules) -> DeviceConfig:
     return DeviceConfig(path.name, text, vendor)
 
 
-def estate_devices(estate: Path) -> Iterator[DeviceConfig]:
-    """The estate's routers, as network.render writes their configurations (vendor from the estate);
-    none when the estate describes no extranet (a cloud-only estate has no `network` section)."""
+def estate_network(estate: Path) -> Network | None:
+    """The estate's extranet, or None when it describes none (a cloud-only estate has no `network`)."""
     import yaml
 
-    from network.estate import Role, parse_network
-    from network.ipam import plan
-    from network.render import render_all
+    from network.estate import parse_network
 
     text = estate.read_text(encoding="utf-8")
     try:
         sections = yaml.safe_load(text) or {}
     except yaml.YAMLError:
         sections = {"network": None}  # parse_network reports the error with its line
-    if "network" not in sections:
-        return
-    net = parse_network(text, str(estate))
+    return parse_network(text, str(estate)) if "network" in sections else None
+
+
+def estate_devices(net: Network) -> Iterator[DeviceConfig]:
+    """The estate's routers, as network.render writes their configurations (vendor from the estate)."""
+    from network.estate import Role
+    from network.ipam import plan
+    from network.render import render_all
+
     configs = render_all(net, plan(net))
     for device in net.devices:
         if device.role is Role.ROUTER and device.name in configs:

@@ -1,6 +1,6 @@
 """SOC evidence from egovops itself: log retention in the settings, what the event store holds per
-source, whether the boundary IDS feeds it and detection rules are loaded, and whether the audit trail's
-SM3 hash chain verifies."""
+source, whether the boundary IDS feeds it and detection rules are loaded, whether the WAF intercepts the
+attacks it logs (`waf`), and whether the audit trail's SM3 hash chain verifies."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from egovops.audit import AuditTrail
 from egovops.config import Settings
 from secops.compliance.assessment import CheckOutcome, Evidence, EvidenceKind
 from secops.compliance.evidence.conditions import RuleSpec, read_rules
+from secops.compliance.evidence.waf import CHECK as WAF_CHECK
+from secops.compliance.evidence.waf import WafRules, judge_waf_events
 
 RULES = Path(__file__).with_name("soc_rules.yaml")
 
@@ -25,6 +27,7 @@ class SocRules(RuleSpec):
     drills_within_days: int = Field(ge=1)
     ids_datasets: tuple[str, ...]
     coverage: dict[str, tuple[str, ...]]
+    waf: WafRules
 
 
 def load_soc_rules(path: Path = RULES) -> SocRules:
@@ -36,18 +39,23 @@ def _outcome(check: str, passed: bool, source: str, content: str, at: datetime) 
     return CheckOutcome(check=check, passed=passed, evidence=(evidence,))
 
 
-def _event_counts(settings: Settings) -> tuple[dict[str, int], str]:
+def _from_store(
+    settings: Settings, at: datetime, rules: SocRules
+) -> tuple[dict[str, int], str, CheckOutcome]:
+    """Events per dataset, where they were read, and the WAF's verdict on the period's transactions."""
     from secops.store import StoreError, open_store
 
+    url = settings.store.url
     try:
-        store = open_store(settings.store.url, spool_dir=settings.store.spool_dir,
-                           index_prefix=settings.store.index_prefix)  # fmt: skip
+        store = open_store(url, spool_dir=settings.store.spool_dir, index_prefix=settings.store.index_prefix)
         try:
-            return dict(store.stats().per_dataset), settings.store.url
+            return dict(store.stats().per_dataset), url, judge_waf_events(store, url, at, rules.waf)
         finally:
             store.close()
     except (StoreError, OSError) as exc:
-        return {}, f"{settings.store.url}: unavailable ({exc})"
+        where = f"{url}: unavailable ({exc})"
+        unread = _outcome(WAF_CHECK, False, where, "the event store cannot be read: WAF mode unknown", at)
+        return {}, where, unread.model_copy(update={"judged": False})
 
 
 def _rules_loaded(settings: Settings) -> tuple[int, int]:
@@ -96,7 +104,7 @@ def collect_soc(settings: Settings, at: datetime, rules: SocRules) -> list[Check
     short = {name: days for name, days in retention.datasets.items() if days < rules.retention_days}
     kept = (f"default_days = {retention.default_days}; per dataset: "
             f"{', '.join(f'{k} = {v}' for k, v in retention.datasets.items()) or 'none'}")  # fmt: skip
-    counts, store = _event_counts(settings)
+    counts, store, waf = _from_store(settings, at, rules)
     stored = "\n".join(f"{name}: {n}" for name, n in sorted(counts.items())) or "no events stored"
     ids = {d: counts.get(d, 0) for d in rules.ids_datasets}
     loaded, failed = _rules_loaded(settings)
@@ -104,6 +112,7 @@ def collect_soc(settings: Settings, at: datetime, rules: SocRules) -> list[Check
     trail = AuditTrail(settings.response.audit_log)
     verdict = trail.verify() if settings.response.audit_log.exists() else None
     return [
+        waf,
         _sla(settings, at),
         _drills(settings, at, rules.drills_within_days),
         _outcome(

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from secops.compliance.models import Part
 from secops.compliance.report.model import Report, ReportItem, ReportProblem
+from secops.compliance.scoring import Result, Risk
 
 TITLE = "网络安全等级保护测评报告"
 SECTIONS = ("一、被测对象概况", "二、测评范围", "三、测评结果", "四、安全问题与风险", "五、综合得分与结论",
             "六、整改建议")
-ITEM_COLUMNS = ("编号", "控制点", "要求项", "测评结果", "风险", "复核说明", "未通过的检查")
+ITEM_COLUMNS = ("编号", "控制点", "要求项", "测评结果/风险", "复核说明与未通过的检查")
 PROBLEM_COLUMNS = ("编号", "安全层面", "控制点", "风险", "问题描述", "高风险判定")
 ADVICE_COLUMNS = ("编号", "控制点", "测评结果", "整改建议")
 CLOUD_MARK = "〔云〕"
@@ -39,15 +40,21 @@ def conclusion(report: Report) -> list[tuple[str, str]]:
 
 
 def item_cells(row: ReportItem) -> tuple[str, ...]:
-    """A category table row; an overridden result shows what was assessed beside the final one."""
-    result = row.result.value
+    """A category table row. Result and risk share a cell (`不符合/中`), as do the reviewer's note and the
+    failed checks: most rows have neither, and every cell costs the PDF layout time (docs/compliance.md,
+    Speed). An overridden result shows what was assessed beside the final one."""
+    result = _judgement(row.result, row.risk)
     if row.assessed_result is not None:
-        assessed = row.assessed_result.value + (f"/{row.assessed_risk.value}" if row.assessed_risk else "")
-        result += f"（原判定 {assessed}）"
+        result += f"（原判定 {_judgement(row.assessed_result, row.assessed_risk)}）"
     review = f"{row.reviewer}：{row.override_reason}" if row.override_reason else row.reviewer
+    notes = [f"复核 {review}"] if review else []
+    notes += [f"未通过的检查 {'、'.join(row.failed_checks)}"] if row.failed_checks else []
     text = (CLOUD_MARK if row.part is Part.CLOUD else "") + row.text
-    return (row.id, row.control_point, text, result, row.risk.value if row.risk else "", review,
-            "、".join(row.failed_checks))
+    return (row.id, row.control_point, text, result, "；".join(notes))
+
+
+def _judgement(result: Result, risk: Risk | None) -> str:
+    return result.value + (f"/{risk.value}" if risk else "")
 
 
 def problem_cells(problem: ReportProblem) -> tuple[str, ...]:

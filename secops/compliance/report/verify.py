@@ -1,9 +1,10 @@
-"""Check a report file against the stored assessment it names: same digest, same content.
+"""Check a report file against the stored assessment it names: same digest, unedited file.
 
-The file's stamp names the assessment; the report is rebuilt from the store with the current data files
-and compared twice — the digest it carries against the rebuilt report's (was the assessment, the catalogue,
-the scoring model or the advice changed since?), and the file's content against a fresh rendering (was
-the file edited?).
+The file's stamp names the assessment; the report model is rebuilt from the store with the current data
+files (milliseconds) and its digest compared with the one the file carries — was the assessment, the
+catalogue, the scoring model or the advice changed since? Then the format says whether the file was
+edited: JSON re-digests and compares its own model, DOCX and XLSX compare their text cell by cell, the
+PDF checks the SM3 seal over its bytes (it is never rendered again).
 """
 
 from __future__ import annotations

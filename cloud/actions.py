@@ -104,8 +104,8 @@ def _unassign(conn: Connection, live: Any) -> None:
 
 
 def _delete_domain(conn: Connection, live: Any) -> None:
-    identity(conn).update_domain(live, is_enabled=False)
-    identity(conn).delete_domain(live)
+    identity(conn).update_domain(live.id, is_enabled=False)
+    identity(conn).delete_domain(live.id)
 
 
 def _set_network_quota(conn: Connection, r: Resource, refs: dict[str, Any]) -> Any:
@@ -120,17 +120,17 @@ ACTIONS: dict[Kind, Action] = {
     Kind.DOMAIN: Action(
         lambda c, r, refs: identity(c).create_domain(**_args(r, refs)),
         _delete_domain,
-        lambda c, live, ch: identity(c).update_domain(live, **ch),
+        lambda c, live, ch: identity(c).update_domain(live.id, **ch),
     ),
     Kind.PROJECT: Action(
         lambda c, r, refs: identity(c).create_project(**_args(r, refs)),
-        lambda c, live: identity(c).delete_project(live),
-        lambda c, live, ch: identity(c).update_project(live, **ch),
+        lambda c, live: identity(c).delete_project(live.id),
+        lambda c, live, ch: identity(c).update_project(live.id, **ch),
     ),
     Kind.USER: Action(
         lambda c, r, refs: identity(c).create_user(**_args(r, refs)),
-        lambda c, live: identity(c).delete_user(live),
-        lambda c, live, ch: identity(c).update_user(live, **ch),
+        lambda c, live: identity(c).delete_user(live.id),
+        lambda c, live, ch: identity(c).update_user(live.id, **ch),
         compared_refs={"default_project_id": lambda live: live.default_project_id},
     ),
     Kind.ROLE_ASSIGNMENT: Action(_assign, _unassign, compare=False),

@@ -5,23 +5,33 @@ reading only the estate's part keeps it fast on a busy cloud: Keystone gives the
 projects, then every Neutron collection is listed once, filtered server side to those projects and the
 admin project (which owns the shared planes), all lists at the same time. Neutron's objects are kept as
 `Record`s straight from the JSON, under openstacksdk's attribute names: building openstacksdk resources
-costs ~3 ms each here, and 20 tenants are ~700 objects. `find` says which live object a planned resource
-is, given the ids of what it refers to; a match is by name inside its project, or by content for
-resources without a name (role assignments, RBAC policies, router interfaces, rules).
+costs ~3 ms each here, and 20 tenants are ~700 objects. Keystone's lists and Neutron's quotas are read
+the same way: openstacksdk's listing looks up its service-type aliases (a deep copy of their table) for
+every request, most of a no-change run's CPU once the lists were plain. `find` says which live object a
+planned resource is, given the ids of what it refers to; a match is by name inside its project, or by
+content for resources without a name (role assignments, RBAC policies, router interfaces, rules).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
 from types import SimpleNamespace
 from typing import Any, cast
 
 from openstack import exceptions, fields, resource
 from openstack.connection import Connection
 from openstack.identity.v3._proxy import Proxy as IdentityProxy
+from openstack.identity.v3.domain import Domain
+from openstack.identity.v3.project import Project
+from openstack.identity.v3.role import Role
+from openstack.identity.v3.role_assignment import RoleAssignment
+from openstack.identity.v3.service import Service
+from openstack.identity.v3.user import User
 from openstack.network.v2.network import Network
 from openstack.network.v2.port import Port
+from openstack.network.v2.quota import Quota
 from openstack.network.v2.rbac_policy import RBACPolicy
 from openstack.network.v2.router import Router
 from openstack.network.v2.security_group import SecurityGroup
@@ -47,8 +57,9 @@ def _chunks(ids: list[str]) -> Iterator[list[str]]:
 
 
 class Record(SimpleNamespace):
-    """A live Neutron object: the API's fields under openstacksdk's attribute names (`ether_type`,
-    `security_group_ids`, `is_shared` ...); the actions pass its `id` to openstacksdk."""
+    """A live Keystone or Neutron object: the API's fields under openstacksdk's attribute names
+    (`ether_type`, `security_group_ids`, `is_shared`, `is_enabled` ...); the actions pass its `id` to
+    openstacksdk."""
 
     id: str
 
@@ -79,26 +90,51 @@ def record(kind: type[resource.Resource], body: dict[str, Any]) -> Record:
 
 
 def list_records(conn: Connection, kind: type[resource.Resource], **query: Any) -> list[Record]:
-    """Every object of `kind` matching `query` (filtered by Neutron), following pagination links."""
+    """Every object of `kind` matching `query` (filtered by the service), following pagination links."""
+    service = conn.identity if kind in _KEYSTONE else conn.network
     found: list[Record] = []
     url: str | None = kind.base_path
     params: dict[str, Any] | None = query
     while url:
-        response = conn.network.get(url, params=params)
+        response = service.get(url, params=params)
         exceptions.raise_from_response(response)
         data = response.json()
-        found += [record(kind, body) for body in data[kind.resources_key]]
-        url = next(
-            (link["href"] for link in data.get(f"{kind.resources_key}_links", []) if link["rel"] == "next"),
-            None,
-        )
+        key = str(kind.resources_key)
+        found += [record(kind, body) for body in data[key]]
+        url = _next_page(data, key)
         params = None  # the next link carries the query
     return found
 
 
+def _next_page(data: dict[str, Any], key: str) -> str | None:
+    """Neutron's `<key>_links` or Keystone's `links`."""
+    if isinstance(data.get("links"), dict):
+        return cast(str | None, data["links"].get("next"))
+    return next((link["href"] for link in data.get(f"{key}_links", []) if link["rel"] == "next"), None)
+
+
+def get_record(conn: Connection, kind: type[resource.Resource], path: str) -> Record:
+    """One Neutron object at `path` (openstacksdk's names, as `record`)."""
+    response = conn.network.get(path)
+    exceptions.raise_from_response(response)
+    return record(kind, response.json()[kind.resource_key])
+
+
+_KEYSTONE = (Domain, Project, User, RoleAssignment, Role, Service)
 _MAPPINGS: dict[type[resource.Resource], dict[str, tuple[str, Callable[[Any], Any] | None]]] = {
     kind: _names(kind)
-    for kind in (Network, Port, RBACPolicy, Router, SecurityGroup, SecurityGroupRule, Subnet, SubnetPool)
+    for kind in (
+        *_KEYSTONE,
+        Network,
+        Port,
+        Quota,
+        RBACPolicy,
+        Router,
+        SecurityGroup,
+        SecurityGroupRule,
+        Subnet,
+        SubnetPool,
+    )
 }
 
 
@@ -106,14 +142,12 @@ class Live:
     """A snapshot of the estate's domain and of its projects' Neutron resources, as the admin sees them."""
 
     def __init__(self, conn: Connection, domain: str) -> None:
-        keystone = identity(conn)
+        self._conn = conn
         self.admin_project = str(conn.current_project_id)
-        self.domains = {d.name: d for d in keystone.domains(name=domain)}
+        self.domains = {d.name: d for d in list_records(conn, Domain, name=domain)}
         found = self.domains.get(domain)
-        self.projects = list(keystone.projects(domain_id=found.id)) if found else []
+        self.projects = list_records(conn, Project, domain_id=found.id) if found else []
         owners = sorted({self.admin_project, *(p.id for p in self.projects)})
-        net = conn.network
-        self.quota_default = net.get_quota_default(self.admin_project)  # also finds Neutron's endpoint
 
         def owned(kind: type[resource.Resource], **query: Any) -> Callable[[], list[Record]]:
             return lambda: [
@@ -121,11 +155,11 @@ class Live:
             ]
 
         reads: dict[str, Callable[[], Any]] = {
-            "users": lambda: list(keystone.users(domain_id=found.id)) if found else [],
-            "assignments": lambda: list(keystone.role_assignments()) if found else [],
-            "roles": lambda: {r.name: r.id for r in keystone.roles()},
-            "services": lambda: [s.type for s in keystone.services()],
-            "quotas": lambda: list(net.quotas()),  # only projects with quotas set: a short list
+            "users": lambda: list_records(conn, User, domain_id=found.id) if found else [],
+            "assignments": lambda: list_records(conn, RoleAssignment) if found else [],
+            "roles": lambda: {r.name: r.id for r in list_records(conn, Role)},
+            "services": lambda: [s.type for s in list_records(conn, Service)],
+            "quotas": lambda: list_records(conn, Quota),  # only projects with quotas set: a short list
             "subnet_pools": owned(SubnetPool),
             "networks": owned(Network),
             "subnets": owned(Subnet),
@@ -137,11 +171,11 @@ class Live:
         # Keystone and Neutron answer side by side; one session serves every thread once authenticated
         with ThreadPoolExecutor(len(reads)) as pool:
             read = dict(zip(reads, pool.map(lambda fetch: fetch(), reads.values()), strict=True))
-        self.users: list[Any] = read["users"]
-        self.assignments: list[Any] = read["assignments"]
+        self.users: list[Record] = read["users"]
+        self.assignments: list[Record] = read["assignments"]
         self.roles: dict[str, str] = read["roles"]
         self.has_compute = "compute" in read["services"]
-        self.quotas = {q.project_id: q for q in read["quotas"]}
+        self.quotas: dict[str, Record] = {q.project_id: q for q in read["quotas"]}
         self.subnet_pools: list[Record] = read["subnet_pools"]
         self.networks: list[Record] = read["networks"]
         self.subnets: list[Record] = read["subnets"]
@@ -157,6 +191,11 @@ class Live:
             for g in self.security_groups
             for rule in g.security_group_rules or []
         ]
+
+    @cached_property
+    def quota_default(self) -> Record:
+        """Neutron's quotas for a project that has none set (asked for only then: a first apply)."""
+        return get_record(self._conn, Quota, f"/quotas/{self.admin_project}/default")
 
     def owner(self, resource: Resource, ids: dict[str, str]) -> str | None:
         if resource.tenant == CLOUD:

@@ -5,7 +5,8 @@ finds what an interrupted run created by name, so nothing is duplicated), parall
 layer, and every change goes to the audit sink. What a layer must create of a kind Neutron creates from a
 list goes in bulk requests (cloud.actions.create_many): Neutron's time per request, not the client, is
 what a first apply waits for. A bulk request is all or nothing, so a failed one is retried one by one to
-name the resource that fails. Destroy removes the plan's resources in reverse order.
+name the resource that fails. Router interfaces go by port, one per network for both its subnets
+(cloud.interfaces). Destroy removes the plan's resources in reverse order.
 Inside the security groups and networks it manages, the reconciler also removes what the plan does not
 declare (a rule or an RBAC share added by hand): that is the drift it exists to undo.
 """
@@ -16,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import partial
 from typing import Any, TypeVar
@@ -28,11 +29,13 @@ from cloud.actions import (
     ACTIONS,
     BULK_SIZE,
     CannotUpdateError,
+    Delete,
     create_many,
     differences,
     settle,
     update,
 )
+from cloud.interfaces import InterfaceGroup, attach, create_ports, interface_groups, port_name
 from cloud.live import RULE_FIELDS, Live
 from cloud.plan import Kind, Plan, Resource
 from cloud.planner import rule_name
@@ -131,6 +134,8 @@ class Reconciler:
         self.progress = progress or (lambda n: None)
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
+        self._subnets: dict[str, Any] = {}
+        """The live subnets of this run by plan key: their gateways are the router ports' addresses."""
 
     def conn(self) -> Connection:
         conn: Connection | None = getattr(self._local, "conn", None)
@@ -157,6 +162,7 @@ class Reconciler:
         live = self.snapshot()
         ids: dict[str, str] = {}
         results: list[ResourceResult] = []
+        self._subnets = {}
         with self._workers():
             for layer in self.plan.layers():
                 results.extend(self._converge_layer(layer, live, ids, dry_run))
@@ -166,14 +172,19 @@ class Reconciler:
     def _converge_layer(
         self, layer: list[Resource], live: Live, ids: dict[str, str], dry_run: bool
     ) -> list[ResourceResult]:
-        """The layer's results in its order: new resources of bulk kinds in chunks, the rest one by one,
-        all side by side."""
+        """The layer's results in its order: new resources of bulk kinds in chunks, new interfaces by
+        port, the rest one by one, all side by side."""
         chunks = [] if dry_run else self._bulk_chunks(layer, live, ids)
-        in_bulk = {r.key for chunk in chunks for r in chunk}
-        rest = [r for r in layer if r.key not in in_bulk]
-        work = [partial(self._create_chunk, chunk, live, ids) for chunk in chunks] + [
-            partial(self._converge_each, [r], live, ids, dry_run) for r in rest
-        ]
+        ported = [] if dry_run else self._interface_ports(layer, live, ids)
+        grouped = {r.key for chunk in chunks for r in chunk} | {
+            r.key for group, _ in ported for r in group.interfaces
+        }
+        rest = [r for r in layer if r.key not in grouped]
+        work = (
+            [partial(self._create_chunk, chunk, live, ids) for chunk in chunks]
+            + [step for _, step in ported]
+            + [partial(self._converge_each, [r], live, ids, dry_run) for r in rest]
+        )
         done = {result.resource: result for batch in self._parallel(_call, work) for result in batch}
         return [done[r.key] for r in layer]
 
@@ -198,13 +209,66 @@ class Reconciler:
             if _refused(exc):  # Neutron rolled it back, nothing exists: one by one names the culprit
                 return self._converge_each(chunk, live, ids, dry_run=False)
             # no answer: made or not, a rerun finds what exists by name; retrying now could duplicate
-            self.progress(len(chunk))
-            return [ResourceResult(r.key, r.kind, Outcome.FAILED, error=_message(exc)) for r in chunk]
+            return self._failed(chunk, exc)
         results = []
         for resource, obj in zip(chunk, created, strict=True):
             self._remember(resource, obj, ids, live)
             self.audit("create", resource.key, {"props": resource.props, "id": ids[resource.key]})
             results.append(self._settle(resource, obj, ids[resource.key]))
+            self.progress(1)
+        return results
+
+    def _failed(
+        self, resources: list[Resource], exc: Exception, id_: str | None = None
+    ) -> list[ResourceResult]:
+        self.progress(len(resources))
+        return [ResourceResult(r.key, r.kind, Outcome.FAILED, id_, error=_message(exc)) for r in resources]
+
+    def _interface_ports(
+        self, layer: list[Resource], live: Live, ids: dict[str, str]
+    ) -> list[tuple[InterfaceGroup, Callable[[], list[ResourceResult]]]]:
+        """The layer's new interfaces that can share a port, each group with its step: attach an
+        interrupted run's port, or one made now for all groups in one request. A refused request leaves
+        its interfaces to be attached by subnet, which names the culprit; one without an answer fails
+        them (a rerun finds the ports by name)."""
+        groups = interface_groups(self.plan, layer, live, ids, self._subnets)
+        new = [g for g in groups if g.loose is None]
+        made: Iterator[Any] = iter(())
+        error: os_exc.SDKException | None = None
+        try:
+            made = iter(create_ports(self.conn(), new) if new else [])
+        except os_exc.SDKException as exc:
+            error = exc
+            if _refused(exc):
+                groups = [g for g in groups if g.loose is not None]
+        steps: list[tuple[InterfaceGroup, Callable[[], list[ResourceResult]]]] = []
+        for group in groups:
+            port = group.loose
+            if port is None and error is not None:
+                steps.append((group, partial(self._failed, group.interfaces, error)))
+                continue
+            if port is None:
+                port = next(made)
+                self.audit(
+                    "create",
+                    f"port:{group.interfaces[0].tenant}/{group.name}",
+                    {"id": port.id, "fixed_ips": port.fixed_ips},
+                )
+            steps.append((group, partial(self._attach, group, port, ids, live)))
+        return steps
+
+    def _attach(
+        self, group: InterfaceGroup, port: Any, ids: dict[str, str], live: Live
+    ) -> list[ResourceResult]:
+        try:
+            attach(self.conn(), group, port)
+        except os_exc.SDKException as exc:
+            return self._failed(group.interfaces, exc, port.id)
+        results = []
+        for resource in group.interfaces:
+            self._remember(resource, port, ids, live)
+            self.audit("create", resource.key, {"props": resource.props, "id": port.id, "port": group.name})
+            results.append(ResourceResult(resource.key, resource.kind, Outcome.CREATED, port.id))
             self.progress(1)
         return results
 
@@ -276,6 +340,8 @@ class Reconciler:
     def _remember(self, resource: Resource, found: Any, ids: dict[str, str], live: Live) -> None:
         with self._lock:
             ids[resource.key] = _id(found, resource, ids)
+            if resource.kind is Kind.SUBNET and found is not None:
+                self._subnets[resource.key] = found
 
     def _prune(self, live: Live, ids: dict[str, str], dry_run: bool) -> list[ResourceResult]:
         """Undo what was added by hand inside what the plan manages: rules in its security groups, RBAC
@@ -359,15 +425,22 @@ class Reconciler:
         return ResourceResult(name, "port", Outcome.UPDATED, port.id, diff)
 
     def _delete(
-        self, name: str, kind: Kind, obj: Any, dry_run: bool, found: str | None = None
+        self,
+        name: str,
+        kind: str,
+        obj: Any,
+        dry_run: bool,
+        found: str | None = None,
+        remove: Delete | None = None,
     ) -> ResourceResult:
-        """Delete `obj`; `found` describes an unplanned object (its diff: expected absent, found this)."""
+        """Delete `obj` (by its kind's action unless `remove` says how); `found` describes an unplanned
+        object (its diff: expected absent, found this)."""
         diff = {"exists": (False, found)} if found is not None else {}
         try:
             if not dry_run:
                 # gone with its parent, or an interrupted run got there first: the end is the same
                 with suppress(os_exc.NotFoundException):
-                    ACTIONS[kind].delete(self.conn(), obj)
+                    (remove or ACTIONS[Kind(kind)].delete)(self.conn(), obj)
                 self.audit("delete", name, {"id": getattr(obj, "id", None)})
         except os_exc.SDKException as exc:
             return ResourceResult(name, kind, Outcome.FAILED, getattr(obj, "id", None), diff, _message(exc))
@@ -387,28 +460,55 @@ class Reconciler:
                     ids[resource.key] = _id(obj, resource, ids)
                     found[resource.key] = obj
         with self._workers():
-            results = list(self._remove_layers(live, ids, found, set(keep), dry_run))
+            results = self._remove_loose_ports(live, ids, dry_run)
+            results += self._remove_layers(live, ids, found, set(keep), dry_run)
         return Report("destroy", dry_run, results)
+
+    def _remove_loose_ports(self, live: Live, ids: dict[str, str], dry_run: bool) -> list[ResourceResult]:
+        """Router ports an interrupted apply made but never attached: they would keep their subnets."""
+        networks = {ids[r.key]: r for r in self.plan.resources if r.kind is Kind.NETWORK and r.key in ids}
+        return [
+            self._delete(
+                f"port:{networks[p.network_id].tenant}/{p.name}",
+                "port",
+                p,
+                dry_run,
+                remove=lambda conn, port: conn.network.delete_port(port.id),
+            )
+            for p in live.router_ports
+            if not p.device_id
+            and p.network_id in networks
+            and p.name == port_name(networks[p.network_id].name)
+        ]
 
     def _remove_layers(
         self, live: Live, ids: dict[str, str], found: dict[str, Any], kept: set[str], dry_run: bool
     ) -> Iterator[ResourceResult]:
         for layer in reversed(self.plan.layers()):
-            todo = [r for r in layer if r.key not in kept]
+            # one live object may be several resources' (a router port on both subnets of a network)
+            by_object: dict[tuple[Kind, str], list[Resource]] = {}
+            for r in layer:
+                if r.key not in kept:
+                    by_object.setdefault((r.kind, getattr(found.get(r.key), "id", None) or r.key), []).append(
+                        r
+                    )
 
-            def remove(resource: Resource) -> ResourceResult:
+            def remove(resources: list[Resource]) -> list[ResourceResult]:
+                first = resources[0]
                 try:
-                    obj = found.get(resource.key)
+                    obj = found.get(first.key)
                     if obj is None or (
-                        resource.kind in (Kind.NETWORK_QUOTA, Kind.COMPUTE_QUOTA)
-                        and not live.quotas.get(ids.get(resource.refs["project_id"], ""))
+                        first.kind in (Kind.NETWORK_QUOTA, Kind.COMPUTE_QUOTA)
+                        and not live.quotas.get(ids.get(first.refs["project_id"], ""))
                     ):
-                        return ResourceResult(resource.key, resource.kind, Outcome.UNCHANGED)
-                    return self._delete(resource.key, resource.kind, obj, dry_run)
+                        return [ResourceResult(r.key, r.kind, Outcome.UNCHANGED) for r in resources]
+                    done = self._delete(first.key, first.kind, obj, dry_run)
+                    return [done, *(replace(done, resource=r.key) for r in resources[1:])]
                 finally:
-                    self.progress(1)
+                    self.progress(len(resources))
 
-            yield from self._parallel(remove, todo)
+            for results in self._parallel(remove, list(by_object.values())):
+                yield from results
 
 
 def _call(step: Callable[[], _Result]) -> _Result:

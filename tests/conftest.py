@@ -8,5 +8,6 @@ import hypothesis  # noqa: F401
 
 pytest_plugins = [
     "tests.components.elasticsearch",
+    "tests.components.openstack",
     "tests.components.waf",
 ]

@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.components.openstack import OpenStackServers, openstack_servers
-
-__all__ = ["openstack_servers"]
+from tests.components.openstack import OpenStackServers
 
 
 @pytest.fixture

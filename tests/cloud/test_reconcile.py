@@ -66,7 +66,13 @@ def test_first_apply_creates_the_plan(applied: tuple[Path, dict[str, Any], Path]
     trail = AuditTrail(audit)
     assert trail.verify().ok
     records = list(trail.records())
-    assert len(records) == planned - 2
+    ports = [r.target for r in records if r.target.startswith("port:")]  # a router port per tenant network
+    assert sorted(ports) == [
+        "port:alpha/egovops-rif-alpha-app",
+        "port:alpha/egovops-rif-alpha-db",
+        "port:beta/egovops-rif-beta-app",
+    ]
+    assert len(records) == planned - 2 + len(ports)
     assert {r.action for r in records} == {"cloud.create", "cloud.update"}
     assert records[0].target == f"domain:_cloud/{NAME}"
 
@@ -86,7 +92,11 @@ def test_the_live_cloud_holds_what_was_planned(
     router = admin.network.find_router("beta-router", project_id=beta.id)
     assert router.external_gateway_info["network_id"] == admin.network.find_network(f"{NAME}-plane-exit").id
     interfaces = list(admin.network.ports(device_id=router.id, device_owner="network:router_interface"))
-    assert len(interfaces) == 2
+    # one port holds the gateway address of both subnets of the network
+    subnets = {s.id: s for s in admin.network.subnets(project_id=beta.id)}
+    assert [
+        sorted((subnets[ip["subnet_id"]].name, ip["ip_address"]) for ip in p.fixed_ips) for p in interfaces
+    ] == [sorted((s.name, s.gateway_ip) for s in subnets.values())]
     group = admin.network.find_security_group("alpha-baseline", project_id=alpha.id)
     rules = list(admin.network.security_group_rules(security_group_id=group.id))
     assert sorted((r.direction, r.protocol, r.port_range_min, r.remote_ip_prefix) for r in rules) == [

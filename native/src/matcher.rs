@@ -353,9 +353,9 @@ impl<'v, 'a, 'm, 'py> Event<'v, 'a, 'm, 'py> {
     }
 
     fn resolve(&self, slot: usize) -> Raw<'v, 'a> {
-        let parts: Vec<&str> = self.matcher.paths[slot].iter().map(String::as_str).collect();
+        let parts = &self.matcher.paths[slot];
         if parts.len() > 1 {
-            let last = parts[parts.len() - 1];
+            let last = parts[parts.len() - 1].as_str();
             if !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()) {
                 let parent = value::resolve(self.doc, &parts[..parts.len() - 1]);
                 return match last.parse::<usize>() {
@@ -364,7 +364,7 @@ impl<'v, 'a, 'm, 'py> Event<'v, 'a, 'm, 'py> {
                 };
             }
         }
-        value::resolve(self.doc, &parts)
+        value::resolve(self.doc, parts)
     }
 
     fn tree(&mut self, tree: &Tree, found: &mut Vec<u32>) {
@@ -376,6 +376,14 @@ impl<'v, 'a, 'm, 'py> Event<'v, 'a, 'm, 'py> {
                     }
                 }
                 Index::Eq { slot, children } => {
+                    let texts = self.lowered(*slot);
+                    if texts.len() <= 1 {
+                        // one value (the common case): one lookup, nothing to deduplicate
+                        if let Some(child) = texts.first().and_then(|text| children.get(text.as_ref())) {
+                            self.tree(child, found);
+                        }
+                        continue;
+                    }
                     let keys: Vec<&Tree> = self
                         .lowered(*slot)
                         .iter()

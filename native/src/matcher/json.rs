@@ -88,6 +88,17 @@ impl Filter {
     }
 }
 
+/// The bytes a container skip stops at: quotes and brackets.
+const STRUCTURAL: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'"' as usize] = true;
+    table[b'{' as usize] = true;
+    table[b'[' as usize] = true;
+    table[b'}' as usize] = true;
+    table[b']' as usize] = true;
+    table
+};
+
 pub struct Reader<'a> {
     text: &'a str,
     bytes: &'a [u8],
@@ -167,7 +178,7 @@ impl<'a> Reader<'a> {
 
     fn object(&mut self, filter: Option<&Filter>) -> Parsed<Val<'a>> {
         self.at += 1;
-        let mut members = Vec::new();
+        let mut members = Vec::with_capacity(filter.map_or(4, |f| f.children.len().min(16)));
         self.space();
         if self.peek() == Some(b'}') {
             self.at += 1;
@@ -222,45 +233,52 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Past one value without keeping it (strings are scanned for their end, brackets counted).
+    /// Past one value without keeping it: a container by jumping from one structural byte (quote,
+    /// bracket) to the next, a scalar by scanning to its delimiter.
     fn skip(&mut self) -> Parsed<()> {
         self.space();
+        match self.peek() {
+            None => self.fail("unexpected end"),
+            Some(b'"') => self.skip_string(),
+            Some(b'{' | b'[') => self.skip_container(),
+            Some(b'}' | b']') => self.fail("unbalanced bracket"),
+            Some(b',' | b':') => self.fail("expected a value"),
+            Some(_) => {
+                // a number or a literal
+                while let Some(b) = self.peek() {
+                    if matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r' | b':') {
+                        break;
+                    }
+                    self.at += 1;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Past a `{...}` or `[...]` (brackets counted, strings skipped whole; the inside is not validated).
+    fn skip_container(&mut self) -> Parsed<()> {
         let mut depth = 0usize;
         loop {
-            match self.peek() {
-                None => return self.fail("unexpected end"),
-                Some(b'"') => {
-                    self.skip_string()?;
-                }
-                Some(b'{' | b'[') => {
+            let rest = &self.bytes[self.at..];
+            let Some(n) = rest.iter().position(|&b| STRUCTURAL[b as usize]) else {
+                self.at = self.bytes.len();
+                return self.fail("unexpected end");
+            };
+            self.at += n;
+            match self.bytes[self.at] {
+                b'"' => self.skip_string()?,
+                b'{' | b'[' => {
                     depth += 1;
                     self.at += 1;
                 }
-                Some(b'}' | b']') => {
-                    if depth == 0 {
-                        return self.fail("unbalanced bracket");
-                    }
+                _ => {
                     depth -= 1;
                     self.at += 1;
-                }
-                Some(b',' | b':' | b' ' | b'\t' | b'\n' | b'\r') => {
                     if depth == 0 {
-                        return self.fail("expected a value");
-                    }
-                    self.at += 1;
-                }
-                Some(_) => {
-                    // a number or a literal
-                    while let Some(b) = self.peek() {
-                        if matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r' | b':') {
-                            break;
-                        }
-                        self.at += 1;
+                        return Ok(());
                     }
                 }
-            }
-            if depth == 0 {
-                return Ok(());
             }
         }
     }
@@ -417,6 +435,19 @@ mod tests {
         let b = doc.get("a").unwrap().get("b").unwrap();
         assert!(matches!(b, Val::Str(s) if s == "x\"y"));
         assert!(matches!(doc.get("c"), Some(Val::Arr(items)) if items.len() == 2));
+    }
+
+    #[test]
+    fn skips_nested_containers_with_brackets_in_strings() {
+        let mut filter = Filter::default();
+        filter.add("keep");
+        let text = r#"{"skip": {"a": ["]", "}", {"b": "\"}]"}], "c": [[1, 2], {}], "d": -1.5e3, "e": null},
+                       "also": [true, "x\\"], "keep": "yes"}"#;
+        let doc = parse(text, &filter).unwrap();
+        let Val::Obj(top) = &doc else { panic!() };
+        assert_eq!(top.len(), 1);
+        assert!(matches!(doc.get("keep"), Some(Val::Str(s)) if s == "yes"));
+        assert!(parse(r#"{"skip": {"a": [1, 2}"#, &filter).is_err());
     }
 
     #[test]

@@ -33,13 +33,13 @@ fn whole<'v, 'a>(value: &'v Val<'a>) -> Raw<'v, 'a> {
 }
 
 /// `compile._Module.accessor`: the generated resolver of one dotted field.
-pub fn resolve<'v, 'a>(doc: &'v Val<'a>, parts: &[&str]) -> Raw<'v, 'a> {
-    let mut node = doc.get(parts[0]);
+pub fn resolve<'v, 'a>(doc: &'v Val<'a>, parts: &[String]) -> Raw<'v, 'a> {
+    let mut node = doc.get(&parts[0]);
     for index in 1..parts.len() {
         match node {
-            Some(Val::Obj(_)) => node = node.and_then(|n| n.get(parts[index])),
+            Some(Val::Obj(_)) => node = node.and_then(|n| n.get(&parts[index])),
             Some(Val::Arr(items)) => {
-                let part = parts[index];
+                let part = parts[index].as_str();
                 if index == parts.len() - 1 && !is_index(part) {
                     // a list of objects: each one's field, as they are (no flattening)
                     let found: Vec<&Val> = items.iter().filter_map(|x| x.get(part)).collect();
@@ -57,15 +57,15 @@ pub fn resolve<'v, 'a>(doc: &'v Val<'a>, parts: &[&str]) -> Raw<'v, 'a> {
 }
 
 /// `runtime.tail` from a non-null node.
-fn tail<'v, 'a>(mut node: &'v Val<'a>, parts: &[&str], start: usize) -> Raw<'v, 'a> {
+fn tail<'v, 'a>(mut node: &'v Val<'a>, parts: &[String], start: usize) -> Raw<'v, 'a> {
     for index in start..parts.len() {
         match node {
-            Val::Obj(_) => match node.get(parts[index]) {
+            Val::Obj(_) => match node.get(&parts[index]) {
                 Some(next) => node = next,
                 None => return Raw::Missing,
             },
             Val::Arr(items) => {
-                let part = parts[index];
+                let part = parts[index].as_str();
                 if is_index(part) {
                     match part.parse::<usize>().ok().and_then(|p| present(items.get(p))) {
                         Some(next) => node = next,
@@ -82,7 +82,7 @@ fn tail<'v, 'a>(mut node: &'v Val<'a>, parts: &[&str], start: usize) -> Raw<'v, 
 }
 
 /// `tail` of every element of a list, flattened one level (`runtime._flatten`).
-fn tail_list<'v, 'a>(items: &'v [Val<'a>], parts: &[&str], index: usize) -> Raw<'v, 'a> {
+fn tail_list<'v, 'a>(items: &'v [Val<'a>], parts: &[String], index: usize) -> Raw<'v, 'a> {
     let mut flat = Vec::new();
     for item in items {
         if matches!(item, Val::Null) {

@@ -19,6 +19,7 @@ from openstack.network.v2.security_group import SecurityGroup
 from openstack.network.v2.security_group_rule import SecurityGroupRule
 from openstack.network.v2.subnet import Subnet
 
+from cloud.compute_quota import update_compute_quota
 from cloud.live import identity
 from cloud.plan import Kind, Resource
 
@@ -140,7 +141,7 @@ ACTIONS: dict[Kind, Action] = {
         lambda c, live, ch: c.network.update_quota(live.project_id, **ch),
     ),
     Kind.COMPUTE_QUOTA: Action(
-        _set_compute_quota, lambda c, live: c.compute.revert_quota_set(live.project_id)
+        _set_compute_quota, lambda c, live: c.compute.revert_quota_set(live.project_id), update_compute_quota
     ),
     Kind.SUBNET_POOL: Action(
         lambda c, r, refs: c.network.create_subnet_pool(**_args(r, refs, "ip_version")),

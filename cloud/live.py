@@ -39,6 +39,7 @@ from openstack.network.v2.security_group_rule import SecurityGroupRule
 from openstack.network.v2.subnet import Subnet
 from openstack.network.v2.subnet_pool import SubnetPool
 
+from cloud.compute_quota import read_compute_quota
 from cloud.plan import CLOUD, Kind, Resource
 
 RULE_FIELDS = ("direction", "ether_type", "protocol", "port_range_min", "port_range_max", "remote_ip_prefix")
@@ -242,6 +243,13 @@ def _network_quota(live: Live, r: Resource, refs: dict[str, Any]) -> Any:
     )
 
 
+def _compute_quota(live: Live, r: Resource, refs: dict[str, Any]) -> Any:
+    """A project's Nova limits (always answered, defaults filled in); nothing to find without Nova."""
+    if not live.has_compute:
+        return None
+    return read_compute_quota(live._conn, refs["project_id"], r.props)
+
+
 def _rbac(live: Live, r: Resource, refs: dict[str, Any]) -> Any:
     for policy in live.rbac_policies:
         if (
@@ -285,7 +293,7 @@ _FINDERS: dict[Kind, Callable[[Live, Resource, dict[str, Any]], Any]] = {
     Kind.USER: lambda live, r, refs: _named(live.users, r.name, domain_id=refs["domain_id"]),
     Kind.ROLE_ASSIGNMENT: _assignment,
     Kind.NETWORK_QUOTA: _network_quota,
-    Kind.COMPUTE_QUOTA: lambda live, r, refs: None,
+    Kind.COMPUTE_QUOTA: _compute_quota,
     Kind.SUBNET_POOL: _in_project(lambda live: live.subnet_pools),
     Kind.NETWORK: _in_project(lambda live: live.networks),
     Kind.SUBNET: lambda live, r, refs: _named(live.subnets, r.name, network_id=refs["network_id"]),

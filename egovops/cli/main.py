@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -34,7 +33,6 @@ from egovops.cli.common import (
 )
 from egovops.config import Settings
 from secops import sources
-from secops.ingest.follow import Follower
 from secops.ingest.pipeline import IngestOptions, Ingestor, IngestReport, expand
 from secops.sources.base import SourceOptions
 
@@ -187,6 +185,9 @@ def ingest(
 def run_ingest(ingestor: Ingestor, paths: list[str], fmt: str | None, as_json: bool) -> IngestReport:
     if not progress_wanted(as_json) or "-" in paths:
         return ingestor.run(paths, fmt)
+    # imported here: a scripted (--json) run shows no bar and does not pay for rich's live display
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
     total = sum(Path(p).stat().st_size for p in expand(paths) if Path(p).is_file())
     columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
     with Progress("[progress.description]{task.description}", *columns, transient=True) as bar:
@@ -197,6 +198,8 @@ def run_ingest(ingestor: Ingestor, paths: list[str], fmt: str | None, as_json: b
 def run_follower(
     ingestor: Ingestor, paths: list[Path], fmt: str | None, settings: Settings, as_json: bool
 ) -> IngestReport:
+    from secops.ingest.follow import Follower
+
     follower = Follower(
         ingestor, paths, fmt,
         poll_interval=settings.ingest.poll_interval, idle_flush=settings.ingest.idle_flush,

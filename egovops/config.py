@@ -7,18 +7,13 @@ Nested settings are reached from the environment with a double underscore:
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
 
 from secops.events import known_zone
 from secops.incidents.settings import IncidentSettings
@@ -104,8 +99,11 @@ class DrillSettings(_Section):
     range_dir: Path = Field(Path("var/range"), description="the range `egovops drill run` uses")
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="EGOVOPS_", env_nested_delimiter="__", extra="forbid")
+class Settings(BaseModel):
+    """Every section; `load` layers the file and the environment over the defaults (pydantic-settings
+    did it before, for a third of a second of imports on every command)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     store: StoreSettings = Field(default_factory=StoreSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
@@ -118,17 +116,50 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     drills: DrillSettings = Field(default_factory=DrillSettings)
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Precedence: explicit arguments, then EGOVOPS_* variables, then the TOML file.
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+ENV_PREFIX = "EGOVOPS_"
+
+
+def environment_layer(environ: dict[str, str]) -> dict[str, Any]:
+    """`EGOVOPS_SECTION__NAME=value` as nested settings, for the sections `Settings` has (other
+    `EGOVOPS_*` variables belong to other tools: tests, benchmarks, the native matcher). Names are not
+    case-sensitive; a value that is a JSON list or object is read as one."""
+    layer: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        if path[0] not in Settings.model_fields:
+            continue
+        node = layer
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node[path[-1]] = _env_value(value)
+    return layer
+
+
+def _env_value(value: str) -> Any:
+    if value.startswith(("[", "{")):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def merged(*layers: dict[str, Any]) -> dict[str, Any]:
+    """Later layers win; sections merge key by key."""
+    out: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if isinstance(value, dict) and isinstance(out.get(key), dict):
+                out[key] = merged(out[key], value)
+            else:
+                out[key] = value
+    return out
 
 
 def find_config(explicit: Path | None = None) -> Path | None:
@@ -145,20 +176,20 @@ def find_config(explicit: Path | None = None) -> Path | None:
 
 
 def load(explicit: Path | None = None, **overrides: Any) -> Settings:
-    """Settings from defaults, the config file and the environment, with clear errors on bad input."""
+    """Settings from defaults, the config file and the environment, with clear errors on bad input.
+    Precedence: explicit arguments, then EGOVOPS_* variables, then the TOML file."""
     path = find_config(explicit)
+    from_file: dict[str, Any] = {}
     if path is not None:
         try:
-            tomllib.loads(path.read_text(encoding="utf-8"))
+            from_file = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    bound = type("Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": path}})
     try:
-        settings: Settings = bound(**overrides)
+        return Settings.model_validate(merged(from_file, environment_layer(dict(os.environ)), overrides))
     except ValidationError as exc:
         where = f"{path} or the EGOVOPS_* environment" if path else "the EGOVOPS_* environment"
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(f"{where}: {problems}") from exc
-    return settings

@@ -69,7 +69,7 @@ class Event:
         if self._doc is None:
             return self._message
         message = self._doc.get("message")
-        return str(message) if message else None
+        return message if isinstance(message, str) and message else None  # as the native parsers hand it
 
     def __repr__(self) -> str:
         return f"Event(id={self.id!r}, timestamp={self.timestamp!r}, dataset={self.dataset!r})"

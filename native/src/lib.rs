@@ -11,11 +11,13 @@ mod modsecurity;
 #[cfg(feature = "suricata")]
 mod suricata;
 mod jsonw;
+mod keys;
 mod text;
 
 #[pymodule]
 fn egovops_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    keys::register(m)?;
     #[cfg(feature = "suricata")]
     suricata::register(m)?;
     #[cfg(feature = "auditd")]

@@ -7,9 +7,11 @@ from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
+import egovops_native
+
 from secops.events import Event
 from secops.store.base import Query, Retention
-from secops.store.sqlite import FTS_SETTINGS, SCHEMA, SQLiteStore
+from secops.store.sqlite import FTS_SETTINGS, SCHEMA, SQLiteStore, where_clause
 from tests.store import make_event
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -20,6 +22,7 @@ CREATE VIRTUAL TABLE events_fts USING fts5(
     text, content='events_text', content_rowid='rowid',
     tokenize="unicode61 remove_diacritics 0 tokenchars '_.:/@-'"
 );
+CREATE VIEW events_text AS SELECT rowid, coalesce(json_extract(doc, '$.message'), '') AS text FROM events;
 """
 
 
@@ -144,3 +147,70 @@ def test_field_filters_find_the_same_events_whatever_the_raw_text_of_the_value(t
     assert keys(tls__established="true") == [ident("flag")]
     assert keys(destination__port="8080") == [ident("port")]
     assert keys(destination__port="808") == []
+
+
+def test_address_filters_find_their_rows_through_the_index_exactly(tmp_path: Path) -> None:
+    """Filters on `ip` members look candidates up among the index's `#` tokens; the exact comparison
+    still decides (a longer address, another letter case, a number are not the value)."""
+    store = SQLiteStore(tmp_path / "a.db")
+    assert store.addresses
+    day = "2026-11-19T01:00:00.000000Z"
+    store_events = [
+        make_event("rare", day, message="alert", source__ip="198.18.3.17", destination__ip="10.20.1.5"),
+        make_event("longer", day, message="198.18.3.17 in text only", source__ip="198.18.3.170"),
+        make_event("v6", day, source__ip="FE80::1", destination__ip="10.20.1.5"),
+        make_event("list", day, related__ip=["10.20.1.5", "198.18.3.17"]),
+        make_event("numeric", day, source__ip=5),
+        make_event("none", day, message="no address"),
+    ]  # fmt: skip
+    store.write(store_events)
+    day_id = {key: make_event(key, day).id for key in ("rare", "longer", "v6", "list", "numeric")}
+
+    def ids(**fields: str) -> set[str]:
+        query = Query(fields={k.replace("__", "."): v for k, v in fields.items()}, limit=None)
+        docs = store.search(query)
+        assert store.count(query) == len(docs)
+        return {doc["event"]["id"] for doc in docs}
+
+    assert ids(source__ip="198.18.3.17") == {day_id["rare"]}
+    assert ids(destination__ip="10.20.1.5") == {day_id["rare"], day_id["v6"]}
+    assert ids(source__ip="FE80::1") == {day_id["v6"]}
+    assert ids(source__ip="fe80::1") == set()
+    assert ids(related__ip="198.18.3.17") == {day_id["list"]}
+    assert ids(source__ip="5") == {day_id["numeric"]}  # a number takes the document path
+    assert ids(source__ip="198.18.3.17", destination__ip="10.20.1.5") == {day_id["rare"]}
+    # free text never sees the address tokens: the address is found only where the message has it
+    assert found(store, "198.18.3.17") == {day_id["longer"]}
+    plan = " ".join(row[3] for row in store.db.execute(
+        "EXPLAIN QUERY PLAN SELECT doc FROM events" + where_clause(Query(fields={"source.ip": "1.2.3.4"}),
+        addresses=True)[0], where_clause(Query(fields={"source.ip": "1.2.3.4"}), addresses=True)[1]))
+    assert "events_fts" in plan
+    # the view the store prunes by gives each row exactly the text it was indexed with
+    rows = [(e.id, e.timestamp, e.dataset, e.json, e.message) for e in store_events]
+    indexed = [text or "" for text in egovops_native.fts_texts(rows)]
+    assert [text for (text,) in store.db.execute("SELECT text FROM events_text ORDER BY rowid")] == indexed
+    assert any("#198.18.3.17" in text for text in indexed)
+    integrity_ok(store)
+    assert store.prune(Retention(default_days=1), now=NOW) == {"suricata.eve": 6}
+    integrity_ok(store)
+    store.db.execute("CREATE VIRTUAL TABLE temp.terms USING fts5vocab(main, events_fts, 'row')")
+    assert store.db.execute("SELECT term, doc FROM temp.terms").fetchall() == []  # nothing left behind
+    assert store.count(Query(limit=None)) == 0
+    store.close()
+
+
+def test_files_made_before_addresses_were_indexed_filter_by_reading_documents(tmp_path: Path) -> None:
+    path = tmp_path / "earlier.db"
+    with closing(sqlite3.connect(path)) as db:
+        db.executescript(EARLIER_FTS)
+        db.executescript(SCHEMA)
+    store = SQLiteStore(path)
+    assert not store.addresses
+    day = "2026-11-19T01:00:00.000000Z"
+    store.write([make_event("a", day, message="m", source__ip="198.18.3.17"),
+                 make_event("b", day, source__ip="198.18.3.170")])  # fmt: skip
+    assert [d["event"]["id"] for d in store.search(Query(fields={"source.ip": "198.18.3.17"}))] == [
+        make_event("a", day).id
+    ]
+    integrity_ok(store)
+    store.close()

@@ -1,6 +1,6 @@
 """Type stubs of the native ingest core (Rust, PyO3); see native/src and secops/sources/base.py."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 __version__: Final[str]
@@ -42,7 +42,7 @@ class AuditdParser(_Parser): ...
 
 def suricata_normalise(raw: bytes, timezone: str = "Asia/Shanghai") -> list[str]: ...
 def auditd_normalise(raw: bytes) -> list[str]: ...
-def fts_texts(rows: list[tuple[str, str, str, str, str | None]]) -> list[str | None]: ...
+def fts_texts(rows: Iterable[tuple[str, str, str, str, str | None]]) -> list[str | None]: ...
 
 class Matcher:
     """Sigma rules compiled by `secops.detection.native`, matched on events' JSON text."""

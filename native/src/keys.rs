@@ -146,9 +146,10 @@ pub fn index_text(doc: &str, message: Option<&str>) -> Option<String> {
 /// `fts_texts(rows)`: for each stored row `(id, @timestamp, dataset, document, message)`, the text the
 /// SQLite store indexes, or None when the row has no message and no address.
 #[pyfunction]
-fn fts_texts<'py>(py: Python<'py>, rows: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyList>> {
+fn fts_texts<'py>(py: Python<'py>, rows: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
-    for row in rows.iter() {
+    for row in rows.try_iter()? {
+        let row = row?;
         let row = row.downcast::<PyTuple>()?;
         let doc = row.get_item(3)?;
         let doc = doc.downcast::<PyString>()?.to_str()?;

@@ -16,7 +16,6 @@ from secops.compliance.loader import CATALOGUE_DIR, CatalogueError, load_catalog
 from secops.compliance.models import Catalogue, Item
 
 if TYPE_CHECKING:
-    from secops.compliance.assessment import ItemAssessment
     from secops.compliance.diff import AssessmentDiff
     from secops.compliance.evidence.assess import Graded, Sources
     from secops.compliance.evidence.host import HostTarget
@@ -167,7 +166,9 @@ def assess_command(
     graded = _graded(system, level, sources, target, as_json)
     changes = _store_and_diff(_store_url(ctx, db, as_json), graded, as_json)
     if as_json:
-        emit_json(_assessment_json(graded, changes))
+        from secops.compliance.report.summary import assessment_json
+
+        emit_json(assessment_json(graded, changes))
         return
     _render_assessment(graded, changes)
 
@@ -281,32 +282,6 @@ def _store_and_diff(url: str, graded: Graded, as_json: bool) -> AssessmentDiff |
             return diff(store.get(earlier[0].id), new) if earlier else None
     except AssessmentStoreError as exc:
         fail(str(exc), Exit.STORE, as_json)
-
-
-def _evidence(item: ItemAssessment) -> list[dict[str, Any]]:
-    rows = [
-        {"check": outcome.check, "passed": outcome.passed, "kind": e.kind.value, "source": e.source,
-         "content": e.content}
-        for outcome in item.checks for e in outcome.evidence
-    ]  # fmt: skip
-    notes = [{"check": None, "passed": None, "kind": e.kind.value, "source": e.source, "content": e.content}
-             for e in item.evidence]  # fmt: skip
-    return rows + notes
-
-
-def _assessment_json(graded: Graded, changes: AssessmentDiff | None) -> dict[str, Any]:
-    new = graded.assessment
-    return {
-        "id": new.id, "system": new.system, "level": new.level, "cloud": new.cloud, "target": new.target,
-        "score": graded.outcome.score, "band": graded.outcome.band,
-        "high_risks": [p.model_dump(mode="json") for p in graded.high_risks],
-        "items": [
-            {"id": item.item_id, "result": item.result.value, "risk": item.risk.value if item.risk else None,
-             "manual": not item.checks, "evidence": _evidence(item)}
-            for item in new.items
-        ],
-        "diff": changes.model_dump(mode="json") if changes else None,
-    }  # fmt: skip
 
 
 def _render_assessment(graded: Graded, changes: AssessmentDiff | None) -> None:

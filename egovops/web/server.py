@@ -30,6 +30,8 @@ from egovops.security.app import install
 from egovops.security.deps import allow, audit_change
 from egovops.security.roles import Principal, Role
 from egovops.web.console import CONSOLE_STATIC, Backends, console_router
+from egovops.web.console.routes import not_found
+from secops.compliance.store import AssessmentStore
 from secops.ingest.follow import Follower
 from secops.ingest.pipeline import IngestOptions, Ingestor
 from secops.store import Query, Store
@@ -96,6 +98,7 @@ def create_app(settings: Settings, store_url: str | None, inbox: Path, options: 
             poll_interval=settings.ingest.poll_interval, idle_flush=settings.ingest.idle_flush,
         )
         app.state.cases = open_cases(shared.store.url, settings=settings.incidents)  # one for all requests
+        app.state.assessments = AssessmentStore(app.state.cases.url)  # 等保 assessments: the case database
         # built before the first scrape (connections of its own; indicators computed in the background),
         # so that scrape answers as fast as the next ones
         app.state.metrics = build_registry(settings, estate=settings.serve.estate, background=True)
@@ -110,6 +113,7 @@ def create_app(settings: Settings, store_url: str | None, inbox: Path, options: 
             detector.finish(final=False)  # windows stay open in the saved state for the next start
             detector.cases.close()
         app.state.cases.close()
+        app.state.assessments.close()
         shared.store.close()
 
     shared = Shared(open_configured_store(settings, store_url))
@@ -346,7 +350,25 @@ def create_app(settings: Settings, store_url: str | None, inbox: Path, options: 
         listed: list[Any] = app.state.security.users()
         return listed
 
-    backends = Backends(events=shared.use, cases=cases, ingest=lambda: app.state.follower, users=users)
+    def assessments() -> AssessmentStore:
+        store: AssessmentStore = app.state.assessments
+        return store
+
+    @app.get("/api/assessments", dependencies=[ESTATE_READERS])
+    def assessment_list() -> list[dict[str, Any]]:
+        """Stored 等保 assessments, newest first (`egovops compliance assess` stores them)."""
+        return [s.model_dump(mode="json") for s in assessments().summaries()]
+
+    @app.get("/api/assessments/{assessment_id}", dependencies=[ESTATE_READERS])
+    def assessment(assessment_id: str) -> dict[str, Any]:
+        """One assessment as `egovops compliance assess --json` prints it (without the diff)."""
+        from secops.compliance.report.summary import assessment_json, regrade
+
+        with not_found():
+            return assessment_json(regrade(assessments().get(assessment_id)))
+
+    backends = Backends(events=shared.use, cases=cases, ingest=lambda: app.state.follower, users=users,
+                        assessments=assessments)  # fmt: skip
     app.include_router(console_router(settings, backends))  # the console's pages, `/` among them
     app.mount("/static/console", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
     return app

@@ -35,6 +35,8 @@ API_POLICY: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/incidents/{number}/respond"): SOC,
     ("POST", "/api/actions/{action_id}/approve"): frozenset({Role.ANALYST, Role.ADMIN}),
     ("POST", "/api/actions/{action_id}/undo"): SOC,
+    ("GET", "/api/assessments"): frozenset({Role.ADMIN, Role.AUDITOR}),
+    ("GET", "/api/assessments/{assessment_id}"): frozenset({Role.ADMIN, Role.AUDITOR}),
     ("GET", "/api/audit"): frozenset({Role.AUDITOR}),
     ("GET", "/api/audit/verify"): frozenset({Role.AUDITOR}),
 }

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+from egovops.web.console import assessments as compliance
 from egovops.web.console import routes
 from egovops.web.console.rendering import TEMPLATES
 from egovops.web.i18n import Translator, catalogue, pick_language
+from secops.compliance.scoring import Risk
 from secops.incidents.states import LABELS_ZH
 
 LITERAL = re.compile(r"""_\(\s*(["'])(.*?)\1""")
@@ -17,7 +19,9 @@ def messages_in_use() -> set[str]:
     found = {m.group(2) for path in TEMPLATES.glob("*.html") for m in LITERAL.finditer(path.read_text())}
     return found | {label for _href, label, _roles in routes.NAV} | set(routes.ROLE_NAMES.values()) | set(
         routes.SEVERITY_NAMES.values()
-    ) | set(routes.FIXTURE_NAMES.values()) | set(LABELS_ZH.values())
+    ) | set(routes.FIXTURE_NAMES.values()) | set(LABELS_ZH.values()) | set(compliance.COLUMNS) | {
+        r.value for r in Risk
+    }
 
 
 def test_every_message_has_an_english_entry() -> None:

@@ -17,7 +17,8 @@ from tests.web.payloads import ATTACKER
 ESTATE = REPO / "stacks" / "shanwei" / "estate.yaml"
 
 
-PAGES = ["/", "/incidents", "/alerts", "/events", "/estate", "/rules", "/ingest", "/users", "/audit"]
+PAGES = ["/", "/incidents", "/alerts", "/events", "/estate", "/rules", "/ingest", "/users", "/assessments",
+         "/audit"]  # fmt: skip
 
 
 def rows(page: Page, selector: str) -> list[list[str]]:
@@ -85,7 +86,7 @@ def test_admin_pages_show_the_configured_estate_rules_ingestion_and_users(
 
 def test_each_role_reaches_only_its_pages(console: Console, browser: Browser) -> None:
     refused = {
-        "analyst1": ["/estate", "/rules", "/ingest", "/users", "/audit"],
+        "analyst1": ["/estate", "/rules", "/ingest", "/users", "/assessments", "/audit"],
         "admin1": ["/audit"],
         "auditor1": [],
     }

@@ -4,8 +4,10 @@ CSRF token, and every list is a bounded page."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -14,11 +16,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi import Query as Param
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from starlette.background import BackgroundTask
 
 from egovops.audit import AuditTrail
 from egovops.config import Settings
 from egovops.security.deps import CSRF_FIELD, allow, audit_change, csrf_token
 from egovops.security.roles import Principal, Role
+from egovops.web.console import assessments as compliance
 from egovops.web.console import readmodels
 from egovops.web.console.casework import Casework, Recorder
 from egovops.web.console.charts import bar_chart, time_chart
@@ -27,6 +31,7 @@ from egovops.web.console.eventviews import SearchForm, StatsCache, search_events
 from egovops.web.console.rendering import environment, render, url_with
 from egovops.web.console.rulecatalog import RuleCatalog
 from egovops.web.i18n import COOKIE, LANGUAGES, Translator
+from secops.compliance.store import AssessmentStore, AssessmentStoreError
 from secops.detection.alerts import SEVERITIES
 from secops.incidents.cases import CaseStore
 from secops.incidents.contributing import contributing_events
@@ -71,6 +76,7 @@ NAV: list[tuple[str, str, tuple[Role, ...]]] = [
     ("/rules", "检测规则", (Role.ADMIN, Role.AUDITOR)),
     ("/ingest", "采集状态", (Role.ADMIN, Role.AUDITOR)),
     ("/users", "用户与角色", (Role.ADMIN, Role.AUDITOR)),
+    ("/assessments", "等保测评", (Role.ADMIN, Role.AUDITOR)),
     ("/audit", "审计日志", (Role.AUDITOR,)),
 ]
 
@@ -78,12 +84,14 @@ NAV: list[tuple[str, str, tuple[Role, ...]]] = [
 @dataclass(frozen=True)
 class Backends:
     """What the pages read, as the server holds it: the event store (one request at a time), the case
-    store, the inbox follower's counters, and the user list of the security layer."""
+    store, the inbox follower's counters, the user list of the security layer, and the 等保 assessments
+    kept in the case database."""
 
     events: Callable[[], AbstractContextManager[Store]]
     cases: Callable[[], CaseStore]
     ingest: Callable[[], Any]
     users: Callable[[], list[Any]]
+    assessments: Callable[[], AssessmentStore]
 
 
 def console_router(settings: Settings, backends: Backends) -> APIRouter:
@@ -302,6 +310,49 @@ def console_router(settings: Settings, backends: Backends) -> APIRouter:
     def users(request: Request, me: Annotated[Principal, Depends(ESTATE_READERS)]) -> HTMLResponse:
         return page(request, me, "users.html", users=backends.users())
 
+    @router.get("/assessments")
+    def assessment_list(
+        request: Request, me: Annotated[Principal, Depends(ESTATE_READERS)],
+        page_no: Annotated[int, Param(alias="page", ge=1, le=MAX_PAGE)] = 1,
+    ) -> HTMLResponse:
+        """Stored 等保 assessments, newest first, a page at a time."""
+        store = backends.assessments()
+        size = readmodels.PAGE_SIZE
+        listed = store.summaries()[(page_no - 1) * size : page_no * size + 1]
+        found = readmodels.Page(compliance.rows(store, listed[:size]), page_no, len(listed) > size)
+        return page(request, me, "assessments.html", found=found)
+
+    @router.get("/assessments/{assessment_id}")
+    def assessment(
+        request: Request, assessment_id: str, me: Annotated[Principal, Depends(ESTATE_READERS)]
+    ) -> HTMLResponse:
+        with not_found():
+            view = compliance.detail(backends.assessments(), assessment_id)
+        return page(request, me, "assessment.html", view=view, columns=compliance.COLUMNS,
+                    formats=list(compliance.REPORT_FORMATS), shown=compliance.EVIDENCE_SHOWN)
+
+    @router.get("/assessments/{assessment_id}/report.{fmt}", response_class=FileResponse)
+    def assessment_report(
+        assessment_id: str, fmt: str, me: Annotated[Principal, Depends(ESTATE_READERS)]
+    ) -> FileResponse:
+        """The 测评报告 written on demand to a temporary file, removed once sent; `verify` checks it."""
+        if fmt not in compliance.REPORT_FORMATS:
+            raise HTTPException(status_code=404, detail=f"no report format {fmt!r}; use one of "
+                                f"{', '.join(compliance.REPORT_FORMATS)}")  # fmt: skip
+        handle, name = tempfile.mkstemp(suffix=f".{fmt}", prefix="egovops-report-")
+        os.close(handle)
+        path = Path(name)
+        try:
+            with not_found():
+                compliance.write_report(backends.assessments(), assessment_id, fmt, path)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return FileResponse(
+            path, media_type=compliance.REPORT_FORMATS[fmt], filename=f"{assessment_id}.{fmt}",
+            background=BackgroundTask(path.unlink, missing_ok=True),
+        )
+
     # -- auditor ---------------------------------------------------------------------------------------
 
     @router.get("/audit")
@@ -319,6 +370,15 @@ def console_router(settings: Settings, backends: Backends) -> APIRouter:
                     found=readmodels.Page(rows, page_no, end - size > 0))
 
     return router
+
+
+@contextmanager
+def not_found() -> Iterator[None]:
+    """An assessment the store does not hold answers 404 with the store's own explanation."""
+    try:
+        yield
+    except AssessmentStoreError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
 
 
 def _stats(backends: Backends) -> Any:

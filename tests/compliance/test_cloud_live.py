@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 from egovops.cli.main import app
 from secops.compliance.loader import load_catalogue
 from tests.cloud.helpers import cli, write_small
-from tests.components.openstack import OpenStackServers, openstack_servers
+from tests.components import missing
+from tests.components.openstack import INSTALL, OpenStackServers, openstack_servers
 
 # Its own Keystone/Neutron/Glance (this module's own session fixture, not the suite's): the live checks
 # also judge what any project shares with everyone, so the cloud tests' leftovers must not be in view.
@@ -74,7 +75,7 @@ def test_live_cloud_findings_fail_exactly_their_items_and_clear_when_removed(
     assert "0 shared with every project; 3 network RBAC policies" in isolation["content"]
     # without Glance the image checks stay pending, saying why; with it, no image is no finding
     images = next(i for i in clean["items"] if i["id"] == "L3-8.2.4.4-b")
-    if getattr(openstack_servers, "has_image", False):
+    if openstack_servers.has_image:
         assert images["result"] == "符合"
     else:
         assert images["result"] == "不适用"
@@ -117,8 +118,8 @@ def test_live_cloud_findings_fail_exactly_their_items_and_clear_when_removed(
 def test_public_images_and_shared_snapshots_on_glance(
     applied: tuple[Path, Any], openstack_servers: OpenStackServers, tmp_path: Path
 ) -> None:
-    if not getattr(openstack_servers, "has_image", False):
-        pytest.skip("this session's cloud has no Glance (scripts/install-openstack.sh installs it)")
+    if not openstack_servers.has_image:
+        missing("Glance 33 venv", INSTALL)
     estate, admin = applied
     domain = admin.identity.find_domain(NAME)
     alpha = admin.identity.find_project("alpha", domain_id=domain.id)

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openstack import resource
-from openstack.connection import Connection
 from openstack.network.v2.network import Network
 from openstack.network.v2.security_group import SecurityGroup
 from openstack.network.v2.security_group_rule import SecurityGroupRule
@@ -23,9 +22,12 @@ from cloud.compute_quota import update_compute_quota
 from cloud.live import identity
 from cloud.plan import Kind, Resource
 
-Create = Callable[[Connection, Resource, dict[str, Any]], Any]
-Update = Callable[[Connection, Any, dict[str, Any]], object]
-Delete = Callable[[Connection, Any], object]
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+
+Create = Callable[["Connection", Resource, dict[str, Any]], Any]
+Update = Callable[["Connection", Any, dict[str, Any]], object]
+Delete = Callable[["Connection", Any], object]
 
 
 BULK_SIZE = 100

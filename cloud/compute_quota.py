@@ -9,15 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from openstack.connection import Connection
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+
+    from cloud.sdk import Reader
 
 
-def read_compute_quota(conn: Connection, project_id: str, fields: Iterable[str]) -> SimpleNamespace:
-    """The project's effective limits for `fields` (e.g. cores, ram in MiB, instances)."""
-    limits = conn.compute.get_quota_set(project_id)
-    return SimpleNamespace(project_id=project_id, id=None, **{name: getattr(limits, name) for name in fields})
+def read_compute_quota(reader: Reader, project_id: str, fields: Iterable[str]) -> SimpleNamespace:
+    """The project's effective limits for `fields` (e.g. cores, ram in MiB, instances: the API's names
+    are openstacksdk's)."""
+    limits = reader.get("compute", f"/os-quota-sets/{project_id}").json()["quota_set"]
+    return SimpleNamespace(project_id=project_id, id=None, **{name: limits[name] for name in fields})
 
 
 def update_compute_quota(conn: Connection, live: Any, changes: dict[str, Any]) -> Any:

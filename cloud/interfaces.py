@@ -12,13 +12,15 @@ address.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from openstack.connection import Connection
 from openstack.network.v2.port import Port
 
 from cloud.live import Live
 from cloud.plan import Kind, Plan, Resource
+
+if TYPE_CHECKING:
+    from openstack.connection import Connection
 
 ROUTER_INTERFACE = "network:router_interface"
 """The owner set at creation: Neutron lets only router ports take a chosen address on SLAAC subnets."""

@@ -18,11 +18,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from openstack import exceptions, fields, resource
-from openstack.connection import Connection
-from openstack.identity.v3._proxy import Proxy as IdentityProxy
+from openstack import fields, resource
 from openstack.identity.v3.domain import Domain
 from openstack.identity.v3.project import Project
 from openstack.identity.v3.role import Role
@@ -41,6 +39,11 @@ from openstack.network.v2.subnet_pool import SubnetPool
 
 from cloud.compute_quota import read_compute_quota
 from cloud.plan import CLOUD, Kind, Resource
+from cloud.sdk import Reader
+
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+    from openstack.identity.v3._proxy import Proxy as IdentityProxy
 
 RULE_FIELDS = ("direction", "ether_type", "protocol", "port_range_min", "port_range_max", "remote_ip_prefix")
 PROJECTS_PER_QUERY = 40
@@ -49,7 +52,7 @@ PROJECTS_PER_QUERY = 40
 
 def identity(conn: Connection) -> IdentityProxy:
     """Keystone v3: domains, and assignments scoped to projects, exist only there."""
-    return cast(IdentityProxy, conn.identity)
+    return cast("IdentityProxy", conn.identity)
 
 
 def _chunks(ids: list[str]) -> Iterator[list[str]]:
@@ -90,16 +93,14 @@ def record(kind: type[resource.Resource], body: dict[str, Any]) -> Record:
     return Record(**attrs)
 
 
-def list_records(conn: Connection, kind: type[resource.Resource], **query: Any) -> list[Record]:
+def list_records(reader: Reader, kind: type[resource.Resource], **query: Any) -> list[Record]:
     """Every object of `kind` matching `query` (filtered by the service), following pagination links."""
-    service = conn.identity if kind in _KEYSTONE else conn.network
+    service = "identity" if kind in _KEYSTONE else "network"
     found: list[Record] = []
     url: str | None = kind.base_path
     params: dict[str, Any] | None = query
     while url:
-        response = service.get(url, params=params)
-        exceptions.raise_from_response(response)
-        data = response.json()
+        data = reader.get(service, url, params).json()
         key = str(kind.resources_key)
         found += [record(kind, body) for body in data[key]]
         url = _next_page(data, key)
@@ -114,11 +115,9 @@ def _next_page(data: dict[str, Any], key: str) -> str | None:
     return next((link["href"] for link in data.get(f"{key}_links", []) if link["rel"] == "next"), None)
 
 
-def get_record(conn: Connection, kind: type[resource.Resource], path: str) -> Record:
+def get_record(reader: Reader, kind: type[resource.Resource], path: str) -> Record:
     """One Neutron object at `path` (openstacksdk's names, as `record`)."""
-    response = conn.network.get(path)
-    exceptions.raise_from_response(response)
-    return record(kind, response.json()[kind.resource_key])
+    return record(kind, reader.get("network", path).json()[kind.resource_key])
 
 
 _KEYSTONE = (Domain, Project, User, RoleAssignment, Role, Service)
@@ -142,25 +141,27 @@ _MAPPINGS: dict[type[resource.Resource], dict[str, tuple[str, Callable[[Any], An
 class Live:
     """A snapshot of the estate's domain and of its projects' Neutron resources, as the admin sees them."""
 
-    def __init__(self, conn: Connection, domain: str) -> None:
-        self._conn = conn
-        self.admin_project = str(conn.current_project_id)
-        self.domains = {d.name: d for d in list_records(conn, Domain, name=domain)}
+    def __init__(self, reader: Reader, domain: str) -> None:
+        self._reader = reader
+        self.admin_project = reader.project_id
+        self.domains = {d.name: d for d in list_records(reader, Domain, name=domain)}
         found = self.domains.get(domain)
-        self.projects = list_records(conn, Project, domain_id=found.id) if found else []
+        self.projects = list_records(reader, Project, domain_id=found.id) if found else []
         owners = sorted({self.admin_project, *(p.id for p in self.projects)})
 
         def owned(kind: type[resource.Resource], **query: Any) -> Callable[[], list[Record]]:
             return lambda: [
-                item for ids in _chunks(owners) for item in list_records(conn, kind, project_id=ids, **query)
+                item
+                for ids in _chunks(owners)
+                for item in list_records(reader, kind, project_id=ids, **query)
             ]
 
         reads: dict[str, Callable[[], Any]] = {
-            "users": lambda: list_records(conn, User, domain_id=found.id) if found else [],
-            "assignments": lambda: list_records(conn, RoleAssignment) if found else [],
-            "roles": lambda: {r.name: r.id for r in list_records(conn, Role)},
-            "services": lambda: [s.type for s in list_records(conn, Service)],
-            "quotas": lambda: list_records(conn, Quota),  # only projects with quotas set: a short list
+            "users": lambda: list_records(reader, User, domain_id=found.id) if found else [],
+            "assignments": lambda: list_records(reader, RoleAssignment) if found else [],
+            "roles": lambda: {r.name: r.id for r in list_records(reader, Role)},
+            "services": lambda: [s.type for s in list_records(reader, Service)],
+            "quotas": lambda: list_records(reader, Quota),  # only projects with quotas set: a short list
             "subnet_pools": owned(SubnetPool),
             "networks": owned(Network),
             "subnets": owned(Subnet),
@@ -196,7 +197,7 @@ class Live:
     @cached_property
     def quota_default(self) -> Record:
         """Neutron's quotas for a project that has none set (asked for only then: a first apply)."""
-        return get_record(self._conn, Quota, f"/quotas/{self.admin_project}/default")
+        return get_record(self._reader, Quota, f"/quotas/{self.admin_project}/default")
 
     def owner(self, resource: Resource, ids: dict[str, str]) -> str | None:
         if resource.tenant == CLOUD:
@@ -247,7 +248,7 @@ def _compute_quota(live: Live, r: Resource, refs: dict[str, Any]) -> Any:
     """A project's Nova limits (always answered, defaults filled in); nothing to find without Nova."""
     if not live.has_compute:
         return None
-    return read_compute_quota(live._conn, refs["project_id"], r.props)
+    return read_compute_quota(live._reader, refs["project_id"], r.props)
 
 
 def _rbac(live: Live, r: Resource, refs: dict[str, Any]) -> Any:

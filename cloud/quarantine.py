@@ -7,9 +7,11 @@ kind); the reconciler and drift leave a quarantined port alone, so `apply` never
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from openstack.connection import Connection
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+
 
 QUARANTINE = "egovops-quarantine"
 """The deny-all group, one per project, created on first use with no rules at all."""

@@ -20,10 +20,9 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from openstack import exceptions as os_exc
-from openstack.connection import Connection
 
 from cloud.actions import (
     ACTIONS,
@@ -40,6 +39,10 @@ from cloud.live import RULE_FIELDS, Live
 from cloud.plan import Kind, Plan, Resource
 from cloud.planner import rule_name
 from cloud.quarantine import quarantine_groups
+from cloud.sdk import Reader
+
+if TYPE_CHECKING:
+    from openstack.connection import Connection
 
 Audit = Callable[[str, str, dict[str, Any]], None]
 """(action, target, detail) for every change made."""
@@ -115,19 +118,23 @@ class Report:
 
 
 class Reconciler:
-    """Plan against one cloud. `connect` makes a connection (one per worker thread)."""
+    """Plan against one cloud. `connect` makes a connection (one per worker thread); `read` makes the
+    snapshot's reader (default: from a connection), which a caller can build without openstacksdk's
+    service layer (`Reader.of_cloud`), so a run that changes nothing never imports it."""
 
     def __init__(
         self,
         plan: Plan,
         connect: Callable[[], Connection],
         *,
+        read: Callable[[], Reader] | None = None,
         workers: int = 4,
         audit: Audit | None = None,
         progress: Progress | None = None,
     ) -> None:
         self.plan = plan
         self._connect = connect
+        self._read = read or (lambda: Reader.of_connection(self.conn()))
         self._local = threading.local()
         self.workers = workers
         self.audit = audit or (lambda action, target, detail: None)
@@ -144,7 +151,7 @@ class Reconciler:
         return conn
 
     def snapshot(self) -> Live:
-        return Live(self.conn(), self.plan.domain)
+        return Live(self._read(), self.plan.domain)
 
     # --- apply -------------------------------------------------------------------------------------
 

@@ -10,12 +10,13 @@ the systems that may go there (涉密 systems and exemptions are outside the den
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-from openstack.connection import Connection
+from typing import TYPE_CHECKING, Any
 
 from cloud.live import identity
 from egovops.estate import CloudStatus, Estate
+
+if TYPE_CHECKING:
+    from openstack.connection import Connection
 
 NETWORK_FIELDS = ("networks", "subnets", "ports", "routers", "floating_ips", "security_groups")
 IDLE_BELOW = 0.10

@@ -22,8 +22,6 @@ from egovops.cli.common import Exit, JsonOpt, emit_json, err, fail, out, progres
 from egovops.estate import Estate, EstateError, load_estate
 
 if TYPE_CHECKING:
-    from openstack.connection import Connection
-
     from cloud.plan import Plan
     from cloud.reconciler import Report
 
@@ -68,7 +66,8 @@ def _plan(estate: Estate, tenants: list[str] | None, as_json: bool) -> Plan:
 def _cloud_errors(as_json: bool) -> Iterator[None]:
     """openstacksdk's configuration and connection errors as one line and an exit code."""
     from keystoneauth1 import exceptions as ks_exc
-    from openstack import exceptions as os_exc
+
+    from cloud.sdk import exceptions as os_exc
 
     try:
         yield
@@ -82,11 +81,8 @@ def _cloud_errors(as_json: bool) -> Iterator[None]:
         fail(f"the cloud cannot be used: {exc}", Exit.STORE, as_json)
 
 
-def _connector(ctx: typer.Context, cloud: str | None) -> Callable[[], Connection]:
-    import openstack
-
-    name = cloud or state(ctx).settings.cloud.cloud or os.environ.get("OS_CLOUD")
-    return lambda: openstack.connect(cloud=name)
+def _cloud_name(ctx: typer.Context, cloud: str | None) -> str | None:
+    return cloud or state(ctx).settings.cloud.cloud or os.environ.get("OS_CLOUD")
 
 
 def _audit(ctx: typer.Context) -> Callable[[str, str, dict[str, Any]], None]:
@@ -184,10 +180,13 @@ def _reconciler(
     ctx: typer.Context, desired: Plan, cloud: str | None, progress: Callable[[int], None], audit: bool = True
 ) -> Any:
     from cloud.reconciler import Reconciler
+    from cloud.sdk import Reader, connect
 
+    name = _cloud_name(ctx, cloud)
     return Reconciler(
         desired,
-        _connector(ctx, cloud),
+        lambda: connect(name),
+        read=lambda: Reader.of_cloud(name),
         workers=state(ctx).settings.cloud.workers,
         audit=_audit(ctx) if audit else None,
         progress=progress,
@@ -473,11 +472,12 @@ def usage(
     as_json: JsonOpt = False,
 ) -> None:
     """Usage per tenant and pool (quota, allocated, actual where reported) against the plans' targets."""
+    from cloud.sdk import connect
     from cloud.usage import measure
 
     with user_errors(as_json), _cloud_errors(as_json):
         estate = _estate(estate_path, as_json)
-        conn = _connector(ctx, cloud)() if cloud else None
+        conn = connect(_cloud_name(ctx, cloud)) if cloud else None
         report = measure(estate, conn)
     data = report.as_dict()
     if as_json:

@@ -14,6 +14,7 @@ from cloud.actions import differences
 from cloud.compute_quota import read_compute_quota
 from cloud.plan import Kind
 from cloud.planner import plan_estate
+from cloud.sdk import Reader
 from egovops.estate import parse_estate
 from tests.cloud.helpers import cli, write_small
 from tests.components.openstack import OpenStackServers, nova_api
@@ -85,15 +86,16 @@ def test_reconciler_sets_compute_quotas_from_the_estate(
         domain = admin.identity.find_domain(NAME)
         projects = {p.name: p.id for p in admin.identity.projects(domain_id=domain.id)}
         assert {r.tenant for r in quotas} == set(projects) == {"alpha", "beta"}
+        reader = Reader.of_connection(admin)
         for resource in quotas:
-            live = read_compute_quota(admin, projects[resource.tenant], resource.props)
+            live = read_compute_quota(reader, projects[resource.tenant], resource.props)
             assert differences(resource, live, {}) == {}
         alpha = next(r for r in quotas if r.tenant == "alpha")
         assert alpha.props == {"cores": 40, "ram": 160 * 1024, "instances": alpha.props["instances"]}
         code, again = cli("tenant", "apply", "--estate", str(estate), "--cloud", nova_api.cloud, "--yes")
         assert (code, again["created"], again["updated"], again["deleted"]) == (0, 0, 0, 0), again
         admin.compute.update_quota_set(projects["alpha"], cores=8)
-        drifted = read_compute_quota(admin, projects["alpha"], alpha.props)
+        drifted = read_compute_quota(reader, projects["alpha"], alpha.props)
         assert differences(alpha, drifted, {}) == {"cores": (40, 8)}
         code, fixed = cli("tenant", "apply", "--estate", str(estate), "--cloud", nova_api.cloud, "--yes")
         assert (code, fixed["created"], fixed["updated"], fixed["deleted"]) == (0, 0, 1, 0), fixed

@@ -19,6 +19,7 @@ from openstack.network.v2.rbac_policy import RBACPolicy
 from cloud.live import Live, Record, identity, list_records
 from cloud.plan import Kind
 from cloud.planner import plan_estate, plane_network_name
+from cloud.sdk import Reader
 from egovops.estate import Estate
 from secops.compliance.assessment import CheckOutcome
 from secops.compliance.evidence.cloud import (
@@ -45,7 +46,8 @@ EXPOSED = ("public", "community")
 
 def collect_live_cloud(estate: Estate, name: str, conn: Connection, at: datetime) -> list[CheckOutcome]:
     """Every cloud check on what the cloud `name` holds now for `estate`."""
-    live = Live(conn, estate.name)
+    reader = Reader.of_connection(conn)
+    live = Live(reader, estate.name)
     source = f"cloud {name}: live OpenStack (domain {estate.name})"
     projects = {p.id: p.name for p in live.projects}
     tenants = {projects[pid]: pid for pid in projects if projects[pid] in {t.name for t in estate.tenants}}
@@ -53,10 +55,10 @@ def collect_live_cloud(estate: Estate, name: str, conn: Connection, at: datetime
     rules = [
         _rule(r, groups[r.security_group_id], projects) for r in live.rules if r.security_group_id in groups
     ]
-    shared = list_records(conn, Network, shared=True)
+    shared = list_records(reader, Network, shared=True)
     policies = [
         p
-        for p in list_records(conn, RBACPolicy, object_type="network")
+        for p in list_records(reader, RBACPolicy, object_type="network")
         if p.target_project_id == "*" or p.target_project_id in projects
     ]
     services = {s.type for s in identity(conn).services()}

@@ -76,8 +76,9 @@ def stage_costs(eve: Path, database: Path) -> dict[str, float]:
     read_records(reader, blocks, sink)
     parsed = time.process_time()
     rows, events = sink.rows, sink.events  # native rows, or events from a Python parser
-    for at in range(0, len(rows), options.batch_size):
-        store.write_rows(rows[at : at + options.batch_size])
+    per_write = max(options.batch_size, store.rows_per_write)  # as the sink hands them over
+    for at in range(0, len(rows), per_write):
+        store.write_rows(rows[at : at + per_write])
     for at in range(0, len(events), options.batch_size):
         store.write(events[at : at + options.batch_size])
     written = time.process_time()

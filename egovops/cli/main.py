@@ -15,7 +15,6 @@ import typer
 from rich.table import Table
 from typer.core import TyperGroup
 
-from egovops.cli import events as events_cli
 from egovops.cli.common import (
     EXIT_HELP,
     AppState,
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
 
 
 _LAZY_GROUPS = {
+    "events": "egovops.cli.events",
     "rules": "egovops.cli.rules",
     "alerts": "egovops.cli.alerts",
     "incidents": "egovops.cli.incidents",
@@ -60,7 +60,8 @@ _LAZY_GROUPS = {
     "bulletin": "egovops.cli.bulletin",
     "drill": "egovops.cli.drill",
 }
-"""Command groups imported when used: they pull in pySigma and SQLAlchemy, which `ingest` does not need."""
+"""Command groups imported when used: they pull in pySigma and SQLAlchemy, which `ingest` does not need,
+and typer builds a group's commands only when it is run."""
 
 
 class _LazyGroup(TyperGroup):
@@ -90,7 +91,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(events_cli.app, name="events")
 
 
 @app.callback()

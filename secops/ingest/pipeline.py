@@ -82,7 +82,13 @@ class IngestOptions:
 
 @runtime_checkable
 class RowStore(Protocol):
-    """A store that takes the native parsers' event tuples as they are (SQLite): no `Event` per row."""
+    """A store that takes the native parsers' event tuples as they are (SQLite): no `Event` per row.
+
+    `rows_per_write` is the batch it writes best in one transaction; the sink hands it at least that
+    many rows (or the configured batch size, if larger) unless the run ends or the follower flushes.
+    """
+
+    rows_per_write: int
 
     def write_rows(self, rows: Sequence[Row]) -> WriteResult: ...
 
@@ -103,6 +109,7 @@ class Sink:
         self.report = report
         self.observer = observer
         self.row_store = store if observer is None and isinstance(store, RowStore) else None
+        self.row_batch = max(batch_size, self.row_store.rows_per_write) if self.row_store else batch_size
         self.events: list[Event] = []
         self.rows: list[Row] = []
         self.letters: list[DeadLetter] = []
@@ -113,13 +120,15 @@ class Sink:
             self.flush()
 
     def add_rows(self, rows: list[Row]) -> None:
-        """Take a native parser's events; the batch may pass `batch_size` by one block's events."""
+        """Take a native parser's events; the batch may pass its size by one block's events."""
         if self.row_store is None:
             self.events.extend(Event(i, ts, ds, json=text, message=m) for i, ts, ds, text, m in rows)
+            if len(self.events) >= self.batch_size:
+                self.flush()
         else:
             self.rows.extend(rows)
-        if len(self.rows) + len(self.events) >= self.batch_size:
-            self.flush()
+            if len(self.rows) >= self.row_batch:
+                self.flush()
 
     def reject(self, letter: DeadLetter) -> None:
         self.report.rejected += 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
+from collections.abc import Iterator
 from importlib.metadata import entry_points
 
 from secops.sources.base import FileSource, Source, SourceOptions
@@ -25,19 +27,23 @@ class UnknownFormat(ValueError):  # noqa: N818 - user-facing condition
     pass
 
 
-def _targets() -> dict[str, str]:
-    targets = dict(_BUILTIN)
+@functools.cache
+def _plugins() -> dict[str, str]:
+    """Sources registered by other distributions (a built-in name wins). Read once, and only when a
+    name is not built in: scanning every installed distribution's entry points took 10-15 ms a time."""
+    found: dict[str, str] = {}
     for entry in entry_points(group="egovops.sources"):
-        targets.setdefault(entry.name, entry.value)
-    return targets
+        if entry.name not in _BUILTIN:
+            found.setdefault(entry.name, entry.value)
+    return found
 
 
 def formats() -> list[str]:
-    return sorted(_targets())
+    return sorted({*_BUILTIN, *_plugins()})
 
 
 def source_class(name: str) -> type[AnySource]:
-    target = _targets().get(name)
+    target = _BUILTIN.get(name) or _plugins().get(name)
     if target is None:
         raise UnknownFormat(f"unknown format {name!r}; known formats: {', '.join(formats())}")
     module_name, _, attr = target.partition(":")
@@ -49,10 +55,16 @@ def create(name: str, options: SourceOptions | None = None) -> AnySource:
     return source_class(name)(options)
 
 
+def _detection_order() -> Iterator[str]:
+    yield from DETECTION_ORDER
+    yield from (name for name in formats() if name not in DETECTION_ORDER)
+
+
 def detect(head: bytes) -> str | None:
-    """Name of the format whose signature matches the first bytes of an input, or None."""
-    names = list(DETECTION_ORDER) + [n for n in formats() if n not in DETECTION_ORDER]
-    for name in names:
+    """Name of the format whose signature matches the first bytes of an input, or None.
+
+    Built-in sources are asked first, in `DETECTION_ORDER`; registered ones only when none matched."""
+    for name in _detection_order():
         try:
             cls = source_class(name)
         except Exception:

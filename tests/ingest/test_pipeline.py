@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from secops.ingest.pipeline import IngestOptions, Ingestor
-from secops.store.base import Query
-from secops.store.sqlite import SQLiteStore
+from secops.ingest.pipeline import IngestOptions, Ingestor, IngestReport, Sink
+from secops.store.base import Query, WriteResult
+from secops.store.sqlite import Row, SQLiteStore
 from tests.ingest.helpers import cli_json, eve_alert, run_cli, write_lines
 
 
@@ -158,3 +159,31 @@ def test_search_export_and_prune_through_the_cli(tmp_path: Path) -> None:
     assert json.loads(export[0])["source"]["ip"] == "192.0.2.1", "oldest first, nested ECS objects"
     assert pruned["deleted"] == {"suricata.eve": 5}
     assert left["total"] == 10
+
+
+@pytest.mark.parametrize(("batch_size", "writes"), [(7, [40, 40, 20]), (50, [50, 50])])
+def test_sqlite_takes_native_rows_in_transactions_of_its_own_size(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch, batch_size: int, writes: list[int]
+) -> None:
+    """`ingest.batch_size` sizes bulk requests and detection's batches; SQLite commits `rows_per_write`
+    rows at a time (or the batch size, if larger), and the end of a run writes what is left."""
+    monkeypatch.setattr(SQLiteStore, "rows_per_write", 40)
+    sizes: list[int] = []
+    write_rows = store.write_rows
+
+    def recorded(rows: Sequence[Row]) -> WriteResult:
+        sizes.append(len(rows))
+        return write_rows(rows)
+
+    monkeypatch.setattr(store, "write_rows", recorded)
+    report = IngestReport()
+    sink = Sink(store, batch_size, report)
+    doc = '{"message": "m", "source": {"ip": "192.0.2.1"}}'
+    for block in range(10):  # ten blocks of ten events, as a native parser hands them over
+        sink.add_rows([(f"{block:04d}{n:04d}", "2026-11-20T10:00:00Z", "suricata.eve", doc, "m")
+                       for n in range(10)])
+    sink.flush()
+
+    assert sizes == writes
+    assert report.accepted == 100
+    assert store.count(Query(limit=None, fields={"source.ip": "192.0.2.1"})) == 100

@@ -46,9 +46,9 @@ import pytest
 import yaml
 
 from secops.events import Doc, Rejected, flatten, parse_iso
-from secops.sources import pcap as pcap_module
-from secops.sources import source_class
-from secops.sources.pcap import PcapSource, read_layers, tls_version
+from secops.sources import pcap_capture, source_class
+from secops.sources.pcap import PcapSource, tls_version
+from secops.sources.pcap_capture import read_layers
 from tests.components import CORPORA, corpus, require_binary
 
 INSTALL = (
@@ -400,7 +400,7 @@ def test_a_capture_of_many_batches_gives_every_frame_once_and_counts_it_once(
     frames = _repeat_capture(corpus("suricata-verify", "tests", "ethernet-eve", "test.pcap"), big, 12)
     layers = list(read_layers(big))
     assert [int(packet["frame_number"][0]) for packet in layers] == list(range(1, frames + 1))
-    assert sum(len(json.dumps(packet)) for packet in layers) > 4 * pcap_module._BATCH  # several batches
+    assert sum(len(json.dumps(packet)) for packet in layers) > 4 * pcap_capture._BATCH  # several batches
     ip_frames = sum(
         1 for packet in layers if {"ip", "ipv6"} & set(packet["frame_protocols"][0].split(":"))
     )
@@ -420,7 +420,7 @@ def test_how_tshark_output_is_read_does_not_change_the_events(
     pcap = corpus("suricata-verify", "tests", "ethernet-eve", "test.pcap")
     expected = _read(pcap)
     if variant == "tiny batches":
-        monkeypatch.setattr(pcap_module, "_BATCH", 97)
+        monkeypatch.setattr(pcap_capture, "_BATCH", 97)
     else:
         found = shutil.which
         monkeypatch.setattr(shutil, "which", lambda name: None if name == "stdbuf" else found(name))

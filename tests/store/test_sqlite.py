@@ -94,6 +94,18 @@ def test_a_file_made_by_an_earlier_version_opens_and_works_as_it_is(tmp_path: Pa
     assert fts_settings(path) == dict(FTS_SETTINGS)  # merges and leaves from now on; old leaves stay valid
 
 
+def test_a_file_tuned_by_an_earlier_version_gets_the_settings_it_lacks(tmp_path: Path) -> None:
+    path = tmp_path / "tuned.db"
+    SQLiteStore(path).close()
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("DELETE FROM events_fts_config WHERE k = 'hashsize'")  # as files tuned before it are
+    store = SQLiteStore(path)
+    assert store.write(events("203.0.113.5", "2026-01-10")).stored == 3
+    integrity_ok(store)
+    store.close()
+    assert fts_settings(path) == dict(FTS_SETTINGS)
+
+
 def row(event: Event) -> tuple[str, str, str, str, str | None]:
     return (event.id, event.timestamp, event.dataset, event.json, event.message)
 

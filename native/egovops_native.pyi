@@ -1,6 +1,6 @@
 """Type stubs of the native ingest core (Rust, PyO3); see native/src and secops/sources/base.py."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 __version__: Final[str]
@@ -61,3 +61,22 @@ class Matcher:
     def match_batch(
         self, datasets: list[str], texts: list[str], stamps: list[str]
     ) -> tuple[list[tuple[int, list[int], dict[str, Any], float, float]], float]: ...
+    def correlate_batch(
+        self,
+        correlator: Correlator,
+        datasets: list[str],
+        texts: list[str],
+        stamps: list[str],
+        events: Sequence[Any],
+    ) -> list[tuple[Any, ...]]: ...
+
+class Correlator:
+    """Correlation windows kept natively (`secops.detection.correlate_native`), fed by `Matcher`."""
+
+    clock: tuple[float, float]
+    def __init__(self, plan: str, seconds: Callable[[str], float]) -> None: ...
+    def advance(self, mark: float) -> list[tuple[Any, ...]]: ...
+    def counters(self) -> list[tuple[str, int]]: ...
+    def set_counter(self, name: str, value: int) -> None: ...
+    def windows(self) -> list[tuple[int, list[Any], float, list[tuple[float, int, Any, list[str]]]]]: ...
+    def load_window(self, index: int, key: Any, newest: float, entries: Any) -> None: ...

@@ -15,9 +15,12 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString, PyTuple};
 
+mod correlate;
 mod json;
 mod plan;
 mod value;
+
+use correlate::{Correlator, Out};
 
 use json::{Filter, Val};
 use plan::{Index, Leaf, Node, Op, Tree};
@@ -25,6 +28,7 @@ use value::Raw;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Matcher>()?;
+    m.add_class::<Correlator>()?;
     Ok(())
 }
 
@@ -174,6 +178,84 @@ impl Matcher {
         }
         PyTuple::new(py, [out.into_any(), latest.into_pyobject(py)?.into_any()])
     }
+
+    /// `match_batch` feeding `correlator` (its windows kept natively) in the same pass; `events` are the
+    /// batch's events (their `id` is read for the matched ones). Returns what Python still does, in
+    /// stream order: `(0, position, rule index, projected document, entity or None)` a single-event
+    /// alert of a rule no `generate: false` silences, `(1, correlation index, group values, first time,
+    /// last time, event ids, count, projected document or None)` a firing of a correlation that alerts,
+    /// `(2, watermark)` a suppression expiry.
+    fn correlate_batch<'py>(
+        &self,
+        py: Python<'py>,
+        correlator: &Bound<'py, Correlator>,
+        datasets: &Bound<'py, PyList>,
+        texts: &Bound<'py, PyList>,
+        stamps: &Bound<'py, PyList>,
+        events: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        if datasets.len() != texts.len() || stamps.len() != texts.len() {
+            return Err(PyValueError::new_err("datasets, texts and stamps differ in length"));
+        }
+        let mut state = correlator.borrow_mut();
+        state.start_batch(texts.len());
+        let mut out: Vec<Out> = Vec::new();
+        let mut docs: Vec<(usize, Bound<'py, PyAny>)> = Vec::new();
+        let mut found: Vec<u32> = Vec::new();
+        let mut latest = f64::NEG_INFINITY;
+        let mut last_name: Option<Bound<'py, PyAny>> = None;
+        let mut last_rules: Option<&Dataset> = None;
+        for position in 0..texts.len() {
+            let name = datasets.get_item(position)?;
+            let rules = match &last_name {
+                Some(previous) if previous.is(&name) => last_rules,
+                _ => {
+                    let rules = match name.downcast::<PyString>() {
+                        Ok(text) => self.datasets.get(text.to_str()?),
+                        Err(_) => None,
+                    };
+                    last_name = Some(name);
+                    last_rules = rules;
+                    rules
+                }
+            };
+            let stamp = stamps.get_item(position)?;
+            let mut seconds = match stamp.downcast::<PyString>() {
+                Ok(text) => event_seconds(text.to_str()?),
+                Err(_) => f64::NAN,
+            };
+            if seconds.is_nan() {
+                seconds = state.seconds_of(py, &stamp)?;
+            }
+            found.clear();
+            let Some(rules) = rules else {
+                latest = latest.max(seconds);
+                continue;
+            };
+            let item = texts.get_item(position)?;
+            let text = item.downcast::<PyString>()?.to_str()?;
+            let hit = self
+                .scan(py, rules, text, &mut found, |val, found| {
+                    state.clock_to(latest, &mut out);
+                    state.clock_to(seconds, &mut out);
+                    let id = events.get_item(position)?.getattr("id")?;
+                    let from = out.len();
+                    state.matched(val, found, position, seconds, id.downcast::<PyString>()?.to_str()?, &mut out);
+                    if out[from..].iter().any(Out::needs_doc) {
+                        docs.push((position, to_py(py, val, Some(&self.project))?));
+                    }
+                    Ok(())
+                })
+                .map_err(|e| with_position(py, e, position))?;
+            if hit.is_some() {
+                latest = f64::NEG_INFINITY;
+            } else {
+                latest = latest.max(seconds);
+            }
+        }
+        state.clock_to(latest, &mut out);
+        state.emit(py, &out, &docs)
+    }
 }
 
 /// The later of two times, NaN (unknown) winning.
@@ -300,6 +382,18 @@ impl Matcher {
         text: &str,
         found: &mut Vec<u32>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.scan(py, rules, text, found, |doc, _| to_py(py, doc, Some(&self.project)))
+    }
+
+    /// Match one event; if it matched a rule, `then` gets its parsed JSON and the rules it matched.
+    fn scan<'py, R>(
+        &self,
+        py: Python<'py>,
+        rules: &Dataset,
+        text: &str,
+        found: &mut Vec<u32>,
+        then: impl FnOnce(&Val, &[u32]) -> PyResult<R>,
+    ) -> PyResult<Option<R>> {
         let doc = json::parse(text, &rules.filter).map_err(|e| PyValueError::new_err(format!("bad JSON: {e}")))?;
         let mut event = Event {
             py,
@@ -321,7 +415,7 @@ impl Matcher {
         }
         found.sort_unstable();
         found.dedup();
-        to_py(py, &doc, Some(&self.project)).map(Some)
+        then(&doc, found).map(Some)
     }
 }
 

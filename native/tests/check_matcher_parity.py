@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import random
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 import orjson  # noqa: E402
 
 from benchmarks.bench_detect import SIGMA, sample_docs, stream  # noqa: E402
+from secops.detection.correlate_native import DISABLE_ENV  # noqa: E402
 from secops.detection.engine import Engine  # noqa: E402
 from secops.detection.fixtures import case_documents, fixture_files  # noqa: E402
 from secops.detection.ruleset import BUILTIN_RULES, RuleSet  # noqa: E402
@@ -175,27 +178,75 @@ def compare_matches(ruleset: RuleSet, docs: list[Doc], label: str) -> bool:
 
 
 def _alert_key(alert: Any) -> tuple[Any, ...]:
-    return (alert.id, alert.count, tuple(alert.event_ids), alert.suppressed, alert.first_seen,
-            alert.last_seen, orjson.dumps(alert.entity, option=orjson.OPT_SORT_KEYS))
+    return (alert.id, alert.rule_id, alert.rule_type, alert.count, tuple(alert.event_ids), alert.suppressed,
+            alert.first_seen, alert.last_seen, orjson.dumps(alert.entity, option=orjson.OPT_SORT_KEYS))
 
 
-def compare_engine(ruleset: RuleSet, stamped: list[Event]) -> bool:
-    """The engine event by event with Python matching against batches with the native matcher."""
+def _python_windows(ruleset: RuleSet) -> Engine:
+    """The native matcher with the correlation windows in Python (`EGOVOPS_NATIVE_CORRELATE=0`)."""
+    saved = os.environ.get(DISABLE_ENV)
+    os.environ[DISABLE_ENV] = "0"
+    try:
+        return Engine(ruleset)
+    finally:
+        if saved is None:
+            del os.environ[DISABLE_ENV]
+        else:
+            os.environ[DISABLE_ENV] = saved
+
+
+def _batched(
+    make: Callable[[], Engine], events: list[Event], snapshot_at: int | None = None
+) -> tuple[list[Any], bytes, Engine]:
+    """Alerts of `events` in batches, then flush; with `snapshot_at`, the engine is snapshotted before
+    that batch and replaced by a new one restored from it (the snapshot is returned)."""
+    engine = make()
+    got: list[Any] = []
+    taken = b""
+    for start in range(0, len(events), BATCH):
+        if start == snapshot_at:
+            taken = engine.snapshot()
+            engine = make()
+            engine.restore(taken)
+        got += engine.process_batch(events[start : start + BATCH])
+    return got + engine.flush(), taken, engine
+
+
+def _report(label: str, expected: list[Any], got: list[Any], metrics_same: bool) -> bool:
+    keys, found = [_alert_key(a) for a in expected], [_alert_key(a) for a in got]
+    same = keys == found
+    print(
+        f"engine, {label}: alerts handed out {len(expected)} / {len(got)}; "
+        f"{'equal' if same else 'DIFFERENT'}; metrics {'equal' if metrics_same else 'DIFFERENT'}"
+    )
+    for n, (a, b) in enumerate(zip(keys, found, strict=False)):
+        if a != b:
+            print(f"  first difference at alert {n}:\n    {a}\n    {b}")
+            break
+    return same and metrics_same
+
+
+def compare_engine(ruleset: RuleSet, stamped: list[Event], label: str) -> bool:
+    """The engine event by event with Python matching and windows, against batches with the native
+    matcher and Python windows, and against batches with native windows (also across a snapshot)."""
     reference = Engine(ruleset, native=False)  # `RuleSet.match_event` on the decoded document
     expected = [a for event in _fresh(stamped) for a in reference.process(event)] + reference.flush()
-    batched = Engine(ruleset)
-    events = _fresh(stamped)
-    got: list[Any] = []
-    for start in range(0, len(events), BATCH):
-        got += batched.process_batch(events[start : start + BATCH])
-    got += batched.flush()
-    same = [_alert_key(a) for a in expected] == [_alert_key(a) for a in got]
-    counters_same = reference.metrics() == batched.metrics()
-    print(
-        f"engine: {len(stamped)} events, alerts handed out: reference {len(expected)}, native batches "
-        f"{len(got)}; {'equal' if same else 'DIFFERENT'}; metrics {'equal' if counters_same else 'DIFFERENT'}"
-    )
-    return same and counters_same
+    python = partial(_python_windows, ruleset)
+    got, _, engine = _batched(python, _fresh(stamped))
+    ok = _report(f"{label}, native matcher", expected, got, reference.metrics() == engine.metrics())
+    native = partial(Engine, ruleset)
+    if native().native_windows:
+        got, _, engine = _batched(native, _fresh(stamped))
+        ok &= _report(f"{label}, native windows", expected, got, reference.metrics() == engine.metrics())
+        middle = (len(stamped) // BATCH // 2) * BATCH
+        py_alerts, py_snapshot, _ = _batched(python, _fresh(stamped), middle)
+        rs_alerts, rs_snapshot, _ = _batched(native, _fresh(stamped), middle)
+        same_state = orjson.loads(py_snapshot) == orjson.loads(rs_snapshot)
+        print(f"engine, {label}: snapshot at event {middle}: {'equal' if same_state else 'DIFFERENT'}")
+        ok &= same_state and _report(f"{label}, restored from it", py_alerts, rs_alerts, True)
+    else:
+        print(f"engine, {label}: no native windows in this build or for these rules")
+    return ok
 
 
 def _fresh(events: list[Event]) -> list[Event]:
@@ -225,7 +276,11 @@ def main() -> int:
     for label, docs in (("corpora", corpus), ("fixtures", fixtures), ("benchmark", bench_docs)):
         ok &= compare_matches(ruleset, docs, label)
         ok &= compare_matches(ruleset, [mutate(doc, rng) for doc in docs], f"{label} mutated")
-    ok &= compare_engine(ruleset, bench)
+    ok &= compare_engine(ruleset, bench, "benchmark")
+    mutated = [{**mutate(doc, rng), "@timestamp": doc["@timestamp"]} for doc in bench_docs]
+    ok &= compare_engine(ruleset, list(as_events(mutated)), "benchmark mutated")
+    ok &= compare_engine(ruleset, list(as_events(corpus)), "corpora")
+    ok &= compare_engine(ruleset, list(as_events(fixtures)), "fixtures")
     print("all equal" if ok else "DIFFERENCES FOUND")
     return 0 if ok else 1
 

@@ -81,6 +81,8 @@ class Correlation:
     fields: tuple[tuple[str, ...], ...]  # per input: the event field behind each group-by name
     value_fields: tuple[str | None, ...]  # per input: the field value_count counts distinct values of
     timespan: float
+    op: str  # the count condition's operator (gte for extended conditions) ...
+    count: int  # ... and its count
     test: Test  # the count condition (events, values or rules seen)
     predicate: Predicate | None  # an extended temporal condition over input indices
     immediate: bool  # fires once true (gt/gte, no `not`) or only at window close
@@ -198,9 +200,9 @@ def _suppression(rule: AnyCorrelation, group_by: tuple[str, ...], timespan: floa
 
 def _kind_and_condition(
     rule: AnyCorrelation, refs: tuple[str, ...]
-) -> tuple[Kind, Test, Predicate | None, bool, str | list[str] | None]:
+) -> tuple[Kind, str, int, Predicate | None, bool, str | list[str] | None]:
     if isinstance(rule, AbsenceRule):
-        return ABSENCE_TYPE, _test("gte", 1), None, False, None
+        return ABSENCE_TYPE, "gte", 1, None, False, None
     name = str(rule.type)
     kinds = [k for k in _KINDS if k == name]
     if not kinds:
@@ -210,11 +212,11 @@ def _kind_and_condition(
     if isinstance(cond, SigmaExtendedCorrelationCondition):
         index = {ref: i for i, ref in enumerate(refs)}
         predicate = _predicate(cond.parsed, index)
-        return kind, _test("gte", 1), predicate, not _has_not(cond.parsed), None
+        return kind, "gte", 1, predicate, not _has_not(cond.parsed), None
     if not isinstance(cond, SigmaCorrelationCondition):
         raise _UnusableError("correlation has no condition")
     op = cond.op.name.lower()
-    return kind, _test(op, cond.count), None, op in _MONOTONE_OPS, cond.fieldref
+    return kind, op, cond.count, None, op in _MONOTONE_OPS, cond.fieldref
 
 
 def _compile_one(
@@ -224,7 +226,8 @@ def _compile_one(
     refs: tuple[str, ...],
     tags: tuple[str, ...],
 ) -> Correlation:
-    kind, test, predicate, immediate, fieldref = _kind_and_condition(rule, refs)
+    kind, op, count, predicate, immediate, fieldref = _kind_and_condition(rule, refs)
+    test = _test(op, count)
     group_by = tuple(rule.group_by or ())
     aliases = _aliases(rule)
 
@@ -256,6 +259,8 @@ def _compile_one(
         fields=tuple(tuple(field_for(g, ref) for g in group_by) for ref in refs),
         value_fields=tuple(field_for(value_name, ref) if value_name else None for ref in refs),
         timespan=timespan,
+        op=op,
+        count=count,
         test=test,
         predicate=predicate,
         immediate=immediate and kind != ABSENCE_TYPE,

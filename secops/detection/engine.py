@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from secops.detection import correlate_native
 from secops.detection.alerts import Alert, Suppression, Suppressor, alert_id, event_alert_id, iso
 from secops.detection.collector import young_generation
 from secops.detection.correlate import AnyCorrelation, Correlation, RuleInfo, compile_correlations
@@ -39,6 +40,9 @@ SWEEP_EVERY = 0.1
 """Event-time seconds between expiry sweeps (short: each sweep's work, and so its pause, stays small)."""
 
 SNAPSHOT_VERSION = 1
+
+_NATIVE_COUNTERS = ("events", "matched", "late", "ungrouped", "correlation_alerts")
+"""Engine counters the native correlation windows keep (single-event alerts stay counted here)."""
 
 
 class CompiledRuleLike(Protocol):
@@ -143,6 +147,11 @@ def _key_reader(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], GroupKe
     return several
 
 
+def _reads_beyond(rule: Suppression | None, names: Sequence[str]) -> bool:
+    """Whether suppression by `rule` reads a field other than `names` (so needs the event's fields)."""
+    return rule is not None and not set(rule.fields) <= set(names)
+
+
 class _Feed:
     """One input of one correlation, with its readers compiled (what a base-rule match flows into)."""
 
@@ -192,6 +201,7 @@ class Engine:
         self, ruleset: RuleSetLike, options: EngineOptions | None = None, *, native: bool = True
     ) -> None:
         """`native=False` matches with the generated Python event by event (the reference path)."""
+        self.ruleset = ruleset
         self.options = options or EngineOptions()
         self.match = ruleset.match_event
         refs = [rule.ref for rule in ruleset.rules]
@@ -221,7 +231,44 @@ class Engine:
             getattr(ruleset, "native_scan", None) if native else None
         )
         self._project = self._read_fields()
+        self._refs = refs
+        self._native = self._native_windows(ruleset) if native else None
         self._reset_state()
+
+    @property
+    def native_windows(self) -> bool:
+        """Whether the correlation windows are kept natively (`correlate_native`)."""
+        return self._native is not None
+
+    def _native_windows(
+        self, ruleset: RuleSetLike
+    ) -> tuple[correlate_native.CorrelatingMatcher, Callable[[], correlate_native.NativeCorrelator]] | None:
+        """The matcher that feeds native correlation windows, and their factory (`correlate_native`)."""
+        native_of = getattr(ruleset, "native", None)
+        if not correlate_native.supported(self.correlations) or native_of is None:
+            return None
+        matcher = native_of(self._project)
+        if matcher is None:
+            return None
+        options = self.options
+        plan = correlate_native.plan_text(
+            self.correlations,
+            [[(f.index, f.position) for f in self._feeds.get(r.id, ())] for r in self._refs],
+            self.consumers,
+            [r.id in self.silenced for r in self._refs],
+            self.silenced,
+            [_reads_beyond(self._corr_suppress[i], c.group_by) for i, c in enumerate(self.correlations)],
+            {
+                "entity": ENTITY_FIELDS,
+                "rule_docs": [_reads_beyond(self._base_suppress[r.id], ENTITY_FIELDS) for r in self._refs],
+                "lateness": options.lateness,
+                "ttl": options.ttl,
+                "max_groups": options.max_groups,
+                "max_evidence": options.max_evidence,
+                "sweep_every": SWEEP_EVERY,
+            },
+        )
+        return correlate_native.build(matcher, plan, event_seconds)
 
     def _read_fields(self) -> tuple[str, ...]:
         """Every field the engine reads from a matched event: entities, group-by, counted values,
@@ -242,6 +289,7 @@ class Engine:
         self.max_time = -math.inf
         self.watermark = -math.inf
         self._next_sweep = -math.inf
+        self._state = self._native[1]() if self._native is not None else None
 
     # --- the stream ----------------------------------------------------------------------------------
 
@@ -262,6 +310,15 @@ class Engine:
             return self._batch(events)
 
     def _batch(self, events: Sequence[Event]) -> list[Alert]:
+        if self._native is not None and self._state is not None:
+            ops = self._native[0].correlate_batch(
+                self._state,
+                [event.dataset for event in events],
+                [event.json for event in events],
+                [event.timestamp for event in events],
+                events,
+            )
+            return self._apply(ops, events)
         scan = self._scan(events, self._project) if self._scan is not None else None
         if scan is None:
             alerts: list[Alert] = []
@@ -284,6 +341,22 @@ class Engine:
             alerts.extend(self._matched(event, refs, doc, t))
             start = position + 1
         self._quiet(events, start, len(events), tail, alerts)
+        return alerts
+
+    def _apply(self, ops: list[correlate_native.Op], events: Sequence[Event]) -> list[Alert]:
+        """What the native windows hand back, in stream order, made into alerts (see `correlate_native`)."""
+        alerts: list[Alert] = []
+        refs = self._refs
+        for op in ops:
+            kind = op[0]
+            if kind == 0:
+                alerts.append(self._base_alert(refs[op[2]], events[op[1]], op[3], op[4]))
+            elif kind == 1:
+                _, index, values, first, last, ids, count, doc = op
+                entity = dict(zip(self.correlations[index].group_by, values, strict=True))
+                alerts.append(self._corr_alert(index, entity, ids, count, first, last, doc))
+            else:
+                self.suppressor.expire(op[1])
         return alerts
 
     def _quiet(
@@ -348,6 +421,8 @@ class Engine:
     def advance(self, watermark: float | str) -> list[Alert]:
         """Move the watermark on without an event (a quiet stream still closes windows)."""
         mark = event_seconds(watermark) if isinstance(watermark, str) else float(watermark)
+        if self._state is not None:
+            return self._apply(self._state.advance(mark), ())
         if mark <= self.watermark:
             return []
         self.watermark = mark
@@ -357,8 +432,10 @@ class Engine:
     def flush(self) -> list[Alert]:
         """End of stream: judge every open window now (absences still pending fire), then start empty."""
         self.watermark = math.inf
-        alerts = self._tick()
+        alerts = self._apply(self._state.advance(math.inf), ()) if self._state is not None else self._tick()
+        counters = self._counts()[0]
         self._reset_state()
+        self._set_counts(counters, StateCounters())
         return alerts
 
     def _tick(self) -> list[Alert]:
@@ -439,25 +516,7 @@ class Engine:
         entity = {name: _thaw(v) for name, v in zip(corr.group_by, key, strict=True)}
         alerts: list[Alert] = []
         if corr.key not in self.silenced:
-            first = iso(first_time)
-            last = first if last_time == first_time else iso(last_time)
-            alert = Alert(
-                id=alert_id(corr.key, entity, first),
-                rule_id=corr.key,
-                rule_name=corr.name,
-                title=corr.title,
-                severity=corr.level,
-                entity=entity,
-                event_ids=ids,
-                tags=list(corr.tags),
-                first_seen=first,
-                last_seen=last,
-                count=count,
-                rule_type=corr.kind,
-                title_zh=corr.title_zh,
-            )
-            rule = self._corr_suppress[index]
-            alerts.append(self.suppressor.admit(alert, rule, self._values(rule, entity, doc), last_time))
+            alerts.append(self._corr_alert(index, entity, ids, count, first_time, last_time, doc))
         consumers = self.consumers.get(corr.key)
         if consumers:
             chained = tuple(ids)
@@ -465,15 +524,51 @@ class Engine:
                 alerts.extend(self._feed_result(outer, position, last_time, entity, chained, doc))
         return alerts
 
+    def _corr_alert(
+        self,
+        index: int,
+        entity: dict[str, Any],
+        ids: list[str],
+        count: int,
+        first_time: float,
+        last_time: float,
+        doc: Mapping[str, Any] | None,
+    ) -> Alert:
+        """A correlation's alert, through suppression."""
+        corr = self.correlations[index]
+        first = iso(first_time)
+        last = first if last_time == first_time else iso(last_time)
+        alert = Alert(
+            id=alert_id(corr.key, entity, first),
+            rule_id=corr.key,
+            rule_name=corr.name,
+            title=corr.title,
+            severity=corr.level,
+            entity=entity,
+            event_ids=ids,
+            tags=list(corr.tags),
+            first_seen=first,
+            last_seen=last,
+            count=count,
+            rule_type=corr.kind,
+            title_zh=corr.title_zh,
+        )
+        rule = self._corr_suppress[index]
+        return self.suppressor.admit(alert, rule, self._values(rule, entity, doc), last_time)
+
     # --- single-event alerts -------------------------------------------------------------------------
 
-    def _base_alert(self, ref: RuleInfo, event: Event, doc: Mapping[str, Any]) -> Alert:
+    def _base_alert(
+        self, ref: RuleInfo, event: Event, doc: Mapping[str, Any], entity: dict[str, Any] | None = None
+    ) -> Alert:
+        """`entity`: read natively (`correlate_native`), else here from `doc`."""
         self.counters.base_alerts += 1
-        entity = {}
-        for name, parts in _ENTITY_PARTS:
-            value = _walk(doc, parts)
-            if value is not None:
-                entity[name] = value
+        if entity is None:
+            entity = {}
+            for name, parts in _ENTITY_PARTS:
+                value = _walk(doc, parts)
+                if value is not None:
+                    entity[name] = value
         stamp = event.timestamp
         alert = Alert(
             id=event_alert_id(ref.id, event.id),
@@ -508,15 +603,36 @@ class Engine:
 
     def metrics(self) -> dict[str, int]:
         """Counters for monitoring (events, matches, alerts, drops, evictions) and the window count."""
-        state = self.store.counters
+        counters, state, groups, truncated = self._counts()
         return {
-            **asdict(self.counters),
+            **asdict(counters),
             "suppressed": self.suppressor.suppressed,
             "suppression_evicted": self.suppressor.evicted,
-            "evidence_truncated": self.suppressor.evidence_truncated,
-            "groups": self.store.size,
+            "evidence_truncated": self.suppressor.evidence_truncated + truncated,
+            "groups": groups,
             **asdict(state),
         }
+
+    def _counts(self) -> tuple[EngineCounters, StateCounters, int, int]:
+        """(engine counters, state counters, windows, evidence ids cut from chained firings natively)."""
+        if self._state is None:
+            return self.counters, self.store.counters, self.store.size, 0
+        native = dict(self._state.counters())
+        counters = EngineCounters(
+            **{name: native[name] for name in _NATIVE_COUNTERS}, base_alerts=self.counters.base_alerts
+        )
+        state = StateCounters(**{name: native[name] for name in asdict(StateCounters())})
+        return counters, state, native["groups"], native["evidence_truncated"]
+
+    def _set_counts(self, counters: EngineCounters, state: StateCounters) -> None:
+        self.counters = counters
+        if self._state is None:
+            self.store.counters = state
+            return
+        for name in _NATIVE_COUNTERS:
+            self._state.set_counter(name, getattr(counters, name))
+        for name, value in asdict(state).items():
+            self._state.set_counter(name, value)
 
     def snapshot(self) -> bytes:
         """The whole correlation state (windows, deadlines, suppression, time, counters) as bytes."""
@@ -524,15 +640,24 @@ class Engine:
         def finite(x: float) -> float | None:
             return x if math.isfinite(x) else None
 
+        names = [c.key for c in self.correlations]
+        counters, state, _, _ = self._counts()
+        if self._state is None:
+            max_time, watermark = self.max_time, self.watermark
+            windows = self.store.to_state(names)
+        else:
+            max_time, watermark = self._state.clock
+            with young_generation():  # millions of new lists: the collector would walk them again and again
+                windows = [[names[i], key, t, None, entries] for i, key, t, entries in self._state.windows()]
         return orjson.dumps(
             {
                 "version": SNAPSHOT_VERSION,
-                "max_time": finite(self.max_time),
-                "watermark": finite(self.watermark),
-                "windows": self.store.to_state([c.key for c in self.correlations]),
+                "max_time": finite(max_time),
+                "watermark": finite(watermark),
+                "windows": windows,
                 "suppression": self.suppressor.to_state(),
-                "counters": asdict(self.counters),
-                "state_counters": asdict(self.store.counters),
+                "counters": asdict(counters),
+                "state_counters": asdict(state),
             }
         )
 
@@ -545,22 +670,33 @@ class Engine:
         if not isinstance(state, dict) or state.get("version") != SNAPSHOT_VERSION:
             found = state.get("version") if isinstance(state, dict) else None
             raise SnapshotError(f"snapshot version {found!r} is not {SNAPSHOT_VERSION}")
-        counters = self.counters
+        counters = self._counts()[0]
         try:
             self._load(state)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             self._reset_state()
-            self.counters = counters
+            self._set_counts(counters, StateCounters())
             raise SnapshotError(f"snapshot is damaged ({type(exc).__name__}: {exc}); starting empty") from exc
 
     def _load(self, state: dict[str, Any]) -> None:
         self._reset_state()
-        self.store.counters = StateCounters(**state["state_counters"])
+        counts = StateCounters(**state["state_counters"])
         index_of = {c.key: i for i, c in enumerate(self.correlations)}
-        for index, window in self.store.load_state(state["windows"], index_of):
-            if self.correlations[index].immediate:
-                rebuild(self.correlations[index], window)
+        if self._state is None:
+            self.store.counters = counts
+            for index, window in self.store.load_state(state["windows"], index_of):
+                if self.correlations[index].immediate:
+                    rebuild(self.correlations[index], window)
+        else:
+            for name, key, newest, _deadline, entries in state["windows"]:
+                loaded = index_of.get(name)
+                if loaded is None:
+                    counts.restore_dropped += 1
+                else:
+                    self._state.load_window(loaded, key, newest, entries)
         self.suppressor.load_state(state["suppression"])
-        self.counters = EngineCounters(**state["counters"])
+        self._set_counts(EngineCounters(**state["counters"]), counts)
         self.max_time = state["max_time"] if state["max_time"] is not None else -math.inf
         self.watermark = state["watermark"] if state["watermark"] is not None else -math.inf
+        if self._state is not None:
+            self._state.clock = (self.max_time, self.watermark)

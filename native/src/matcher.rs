@@ -130,33 +130,13 @@ impl Matcher {
         texts: &Bound<'py, PyList>,
         stamps: &Bound<'py, PyList>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        if datasets.len() != texts.len() || stamps.len() != texts.len() {
-            return Err(PyValueError::new_err("datasets, texts and stamps differ in length"));
-        }
         let out = PyList::empty(py);
         let mut found: Vec<u32> = Vec::new();
         let mut latest = f64::NEG_INFINITY;
-        let mut last_name: Option<Bound<'py, PyAny>> = None;
-        let mut last_rules: Option<&Dataset> = None;
+        let mut batch = Batch::new(self, datasets, texts, stamps)?;
         for position in 0..texts.len() {
-            let name = datasets.get_item(position)?;
-            let rules = match &last_name {
-                Some(previous) if previous.is(&name) => last_rules,
-                _ => {
-                    let rules = match name.downcast::<PyString>() {
-                        Ok(text) => self.datasets.get(text.to_str()?),
-                        Err(_) => None, // no dataset, no rules (as `RuleSet.match_event`)
-                    };
-                    last_name = Some(name);
-                    last_rules = rules;
-                    rules
-                }
-            };
-            let stamp = stamps.get_item(position)?;
-            let seconds = match stamp.downcast::<PyString>() {
-                Ok(text) => event_seconds(text.to_str()?),
-                Err(_) => f64::NAN,
-            };
+            let rules = batch.rules(position)?;
+            let (seconds, _) = batch.seconds(position)?;
             found.clear();
             let projected = match rules {
                 Some(rules) => {
@@ -194,36 +174,16 @@ impl Matcher {
         stamps: &Bound<'py, PyList>,
         events: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
-        if datasets.len() != texts.len() || stamps.len() != texts.len() {
-            return Err(PyValueError::new_err("datasets, texts and stamps differ in length"));
-        }
+        let mut batch = Batch::new(self, datasets, texts, stamps)?;
         let mut state = correlator.borrow_mut();
         state.start_batch(texts.len());
         let mut out: Vec<Out> = Vec::new();
         let mut docs: Vec<(usize, Bound<'py, PyAny>)> = Vec::new();
         let mut found: Vec<u32> = Vec::new();
         let mut latest = f64::NEG_INFINITY;
-        let mut last_name: Option<Bound<'py, PyAny>> = None;
-        let mut last_rules: Option<&Dataset> = None;
         for position in 0..texts.len() {
-            let name = datasets.get_item(position)?;
-            let rules = match &last_name {
-                Some(previous) if previous.is(&name) => last_rules,
-                _ => {
-                    let rules = match name.downcast::<PyString>() {
-                        Ok(text) => self.datasets.get(text.to_str()?),
-                        Err(_) => None,
-                    };
-                    last_name = Some(name);
-                    last_rules = rules;
-                    rules
-                }
-            };
-            let stamp = stamps.get_item(position)?;
-            let mut seconds = match stamp.downcast::<PyString>() {
-                Ok(text) => event_seconds(text.to_str()?),
-                Err(_) => f64::NAN,
-            };
+            let rules = batch.rules(position)?;
+            let (mut seconds, stamp) = batch.seconds(position)?;
             if seconds.is_nan() {
                 seconds = state.seconds_of(py, &stamp)?;
             }
@@ -255,6 +215,56 @@ impl Matcher {
         }
         state.clock_to(latest, &mut out);
         state.emit(py, &out, &docs)
+    }
+}
+
+/// A batch's per-event inputs as both batch calls read them: the rules of the event's dataset (looked
+/// up once per run of the same name) and its time.
+struct Batch<'m, 'py> {
+    matcher: &'m Matcher,
+    datasets: &'m Bound<'py, PyList>,
+    stamps: &'m Bound<'py, PyList>,
+    last_name: Option<Bound<'py, PyAny>>,
+    last_rules: Option<&'m Dataset>,
+}
+
+impl<'m, 'py> Batch<'m, 'py> {
+    fn new(
+        matcher: &'m Matcher,
+        datasets: &'m Bound<'py, PyList>,
+        texts: &Bound<'py, PyList>,
+        stamps: &'m Bound<'py, PyList>,
+    ) -> PyResult<Self> {
+        if datasets.len() != texts.len() || stamps.len() != texts.len() {
+            return Err(PyValueError::new_err("datasets, texts and stamps differ in length"));
+        }
+        Ok(Batch { matcher, datasets, stamps, last_name: None, last_rules: None })
+    }
+
+    fn rules(&mut self, position: usize) -> PyResult<Option<&'m Dataset>> {
+        let name = self.datasets.get_item(position)?;
+        if let Some(previous) = &self.last_name {
+            if previous.is(&name) {
+                return Ok(self.last_rules);
+            }
+        }
+        let rules = match name.downcast::<PyString>() {
+            Ok(text) => self.matcher.datasets.get(text.to_str()?),
+            Err(_) => None, // no dataset, no rules (as `RuleSet.match_event`)
+        };
+        self.last_name = Some(name);
+        self.last_rules = rules;
+        Ok(rules)
+    }
+
+    /// The event's time (NaN where its `@timestamp` is not in the canonical form) and the stamp itself.
+    fn seconds(&self, position: usize) -> PyResult<(f64, Bound<'py, PyAny>)> {
+        let stamp = self.stamps.get_item(position)?;
+        let seconds = match stamp.downcast::<PyString>() {
+            Ok(text) => event_seconds(text.to_str()?),
+            Err(_) => f64::NAN,
+        };
+        Ok((seconds, stamp))
     }
 }
 

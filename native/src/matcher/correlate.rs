@@ -7,6 +7,7 @@
 //! single-event alerts to build, correlation firings (with their evidence ids) to turn into alerts and
 //! suppress, and suppression expiries. Windows judged at their close and absence stay in Python
 //! (`secops.detection.correlate_native` only builds this for rule sets without them).
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
@@ -264,38 +265,31 @@ impl Window {
     }
 }
 
+/// The key a counted value is kept under: the value, or for counted inputs the input's index.
+fn counted_key(counted: Counted<'_>) -> Option<Cow<'_, Key>> {
+    match counted {
+        Counted::Nothing => None,
+        Counted::Input(i) => Some(Cow::Owned(Key::Int(i as i64))),
+        Counted::Value(key) => Some(Cow::Borrowed(key)),
+    }
+}
+
 fn count(counts: &mut FxMap<Key, u32>, counted: Counted) {
-    let input;
-    let key = match counted {
-        Counted::Nothing => return,
-        Counted::Input(i) => {
-            input = Key::Int(i as i64);
-            &input
-        }
-        Counted::Value(key) => key,
-    };
-    match counts.get_mut(key) {
+    let Some(key) = counted_key(counted) else { return };
+    match counts.get_mut(&*key) {
         Some(n) => *n += 1,
         None => {
-            counts.insert(key.clone(), 1);
+            counts.insert(key.into_owned(), 1);
         }
     }
 }
 
 fn uncount(counts: &mut FxMap<Key, u32>, counted: Counted) {
-    let input;
-    let key = match counted {
-        Counted::Nothing => return,
-        Counted::Input(i) => {
-            input = Key::Int(i as i64);
-            &input
-        }
-        Counted::Value(key) => key,
-    };
-    if let Some(n) = counts.get_mut(key) {
+    let Some(key) = counted_key(counted) else { return };
+    if let Some(n) = counts.get_mut(&*key) {
         *n -= 1;
         if *n == 0 {
-            counts.remove(key);
+            counts.remove(&*key);
         }
     }
 }

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -120,7 +120,8 @@ class Report:
 class Reconciler:
     """Plan against one cloud. `connect` makes a connection (one per worker thread); `read` makes the
     snapshot's reader (default: from a connection), which a caller can build without openstacksdk's
-    service layer (`Reader.of_cloud`), so a run that changes nothing never imports it."""
+    service layer (`Reader.of_cloud`), so a run that changes nothing never imports it. `ahead` is a
+    snapshot of the plan's domain already being read (`cloud.read_ahead`): the first run takes it."""
 
     def __init__(
         self,
@@ -128,6 +129,7 @@ class Reconciler:
         connect: Callable[[], Connection],
         *,
         read: Callable[[], Reader] | None = None,
+        ahead: Future[Live] | None = None,
         workers: int = 4,
         audit: Audit | None = None,
         progress: Progress | None = None,
@@ -135,6 +137,7 @@ class Reconciler:
         self.plan = plan
         self._connect = connect
         self._read = read or (lambda: Reader.of_connection(self.conn()))
+        self._ahead = ahead
         self._local = threading.local()
         self.workers = workers
         self.audit = audit or (lambda action, target, detail: None)
@@ -151,6 +154,9 @@ class Reconciler:
         return conn
 
     def snapshot(self) -> Live:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            return ahead.result()
         return Live(self._read(), self.plan.domain)
 
     # --- apply -------------------------------------------------------------------------------------

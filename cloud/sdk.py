@@ -6,7 +6,9 @@ no-change `tenant apply` may take. Reading the estate's part of the cloud needs 
 (`openstack.config`), keystoneauth and the resource definitions, so `defer_service_layer` registers the
 package without running its `__init__` (as Mercurial's demandimport does for whole modules). The first
 use of one of the package's own names (`openstack.connect`, ...) runs it, so code that imports
-`openstack` as usual keeps working; submodules import as they always do.
+`openstack` as usual keeps working; submodules import as they always do. The network and identity
+packages get the same treatment: their `__init__` imports the service's proxy (with every resource of the
+service) only to re-export `Proxy`, while a snapshot needs a dozen resource modules.
 """
 
 from __future__ import annotations
@@ -23,39 +25,51 @@ if TYPE_CHECKING:
     from openstack.config.cloud_region import CloudRegion
     from openstack.connection import Connection
 
-PACKAGE = "openstack"
+PACKAGES = ("openstack", "openstack.network.v2", "openstack.identity.v3")
+"""Parents before children: finding a child's spec imports its parents."""
 
 
 def defer_service_layer() -> None:
-    """Register `openstack` with its `__init__` not yet run (nothing to do once it is imported)."""
-    if PACKAGE in sys.modules:
-        return
-    spec = importlib.util.find_spec(PACKAGE)
+    """Register openstacksdk's `PACKAGES` with their `__init__` not yet run."""
+    for name in PACKAGES:
+        if not _defer(name):
+            return
+
+
+def _defer(name: str) -> bool:
+    """Register package `name` with its `__init__` not yet run; False when it is not installed."""
+    if name in sys.modules:
+        return True  # imported already (in full or deferred): nothing to do
+    spec = importlib.util.find_spec(name)
     if spec is None or spec.loader is None:
-        return  # not installed: the import error comes where openstacksdk is first used
+        return False  # not installed: the import error comes where openstacksdk is first used
     package = importlib.util.module_from_spec(spec)
     loader = spec.loader
     lock = threading.RLock()  # held while the package's __init__ runs: other threads wait for it
     ran = False
 
-    def complete(name: str) -> Any:
+    def complete(attr: str) -> Any:
         """PEP 562 hook: a submodule imports alone; any other name first runs the package's `__init__`."""
         nonlocal ran
-        if name.startswith("__"):  # probes (`__all__`, `__wrapped__` ...) do not start the package
-            raise AttributeError(f"module {PACKAGE!r} has no attribute {name!r}")
-        if importlib.util.find_spec(f"{PACKAGE}.{name}") is not None:
-            return importlib.import_module(f"{PACKAGE}.{name}")
+        if attr.startswith("__"):  # probes (`__all__`, `__wrapped__` ...) do not start the package
+            raise AttributeError(f"module {name!r} has no attribute {attr!r}")
+        if importlib.util.find_spec(f"{name}.{attr}") is not None:
+            return importlib.import_module(f"{name}.{attr}")
         with lock:
             if not ran:
                 ran = True
                 loader.exec_module(package)
         try:
-            return package.__dict__[name]
+            return package.__dict__[attr]
         except KeyError:
-            raise AttributeError(f"module {PACKAGE!r} has no attribute {name!r}") from None
+            raise AttributeError(f"module {name!r} has no attribute {attr!r}") from None
 
     package.__getattr__ = complete  # type: ignore[method-assign]
-    sys.modules[PACKAGE] = package
+    sys.modules[name] = package
+    parent, _, child = name.rpartition(".")
+    if parent:  # as an import would: `openstack.network.v2` is reachable from `openstack.network`
+        setattr(sys.modules[parent], child, package)
+    return True
 
 
 defer_service_layer()  # before anything below imports openstack (cloud/__init__ imports this module first)

@@ -22,6 +22,9 @@ from egovops.cli.common import Exit, JsonOpt, emit_json, err, fail, out, progres
 from egovops.estate import Estate, EstateError, load_estate
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from cloud.live import Live
     from cloud.plan import Plan
     from cloud.reconciler import Report
 
@@ -86,13 +89,13 @@ def _cloud_name(ctx: typer.Context, cloud: str | None) -> str | None:
 
 
 def _audit(ctx: typer.Context) -> Callable[[str, str, dict[str, Any]], None]:
-    from egovops.audit import AuditTrail
-
-    trail = AuditTrail(state(ctx).settings.response.audit_log)
+    path = state(ctx).settings.response.audit_log
     actor = f"{getpass.getuser()}@egovops-tenant"
 
     def record(action: str, target: str, detail: dict[str, Any]) -> None:
-        trail.append(actor, f"cloud.{action}", target, detail)
+        from egovops.audit import AuditTrail  # here: a run that changes nothing never loads it (SM3 ...)
+
+        AuditTrail(path).append(actor, f"cloud.{action}", target, detail)
 
     return record
 
@@ -176,8 +179,20 @@ def _refuse_violations(estate: Estate, desired: Plan, as_json: bool) -> None:
         fail("the plan violates policy, nothing was changed:\n  " + "\n  ".join(lines), Exit.INPUT, as_json)
 
 
+def _read_ahead(ctx: typer.Context, cloud: str | None, estate: Estate) -> Future[Live]:
+    """The live snapshot, started before the plan is made (only where it is used without a prompt)."""
+    from cloud.read_ahead import read_ahead
+
+    return read_ahead(_cloud_name(ctx, cloud), estate.name)
+
+
 def _reconciler(
-    ctx: typer.Context, desired: Plan, cloud: str | None, progress: Callable[[int], None], audit: bool = True
+    ctx: typer.Context,
+    desired: Plan,
+    cloud: str | None,
+    progress: Callable[[int], None],
+    audit: bool = True,
+    ahead: Future[Live] | None = None,
 ) -> Any:
     from cloud.reconciler import Reconciler
     from cloud.sdk import Reader, connect
@@ -187,6 +202,7 @@ def _reconciler(
         desired,
         lambda: connect(name),
         read=lambda: Reader.of_cloud(name),
+        ahead=ahead,
         workers=state(ctx).settings.cloud.workers,
         audit=_audit(ctx) if audit else None,
         progress=progress,
@@ -204,9 +220,10 @@ def diff(
     """What `apply` would change on the live cloud (a dry run; nothing is changed)."""
     with user_errors(as_json), _cloud_errors(as_json):
         estate = _estate(estate_path, as_json)
+        ahead = _read_ahead(ctx, cloud, estate)
         desired = _plan(estate, tenant, as_json)
         with _progress(len(desired.resources), "comparing", as_json) as advance:
-            report = _reconciler(ctx, desired, cloud, advance, audit=False).apply(dry_run=True)
+            report = _reconciler(ctx, desired, cloud, advance, audit=False, ahead=ahead).apply(dry_run=True)
     _render(report, as_json)
     _finish(report)
 
@@ -223,12 +240,13 @@ def apply(
     """Make the cloud match the plan: create, update and remove only what differs (idempotent, resumable)."""
     with user_errors(as_json), _cloud_errors(as_json):
         estate = _estate(estate_path, as_json)
+        ahead = _read_ahead(ctx, cloud, estate) if yes else None
         desired = _plan(estate, tenant, as_json)
         _refuse_violations(estate, desired, as_json)
         if not yes:
             _confirm(f"apply the plan for {', '.join(tenant or desired.tenants())}?", as_json)
         with _progress(len(desired.resources), "applying", as_json) as advance:
-            report = _reconciler(ctx, desired, cloud, advance).apply()
+            report = _reconciler(ctx, desired, cloud, advance, ahead=ahead).apply()
     _render(report, as_json)
     _finish(report)
 
@@ -277,9 +295,11 @@ def drift(
 
     with user_errors(as_json), _cloud_errors(as_json):
         estate = _estate(estate_path, as_json)
+        ahead = _read_ahead(ctx, cloud, estate)
         desired = _plan(estate, tenant, as_json)
         with _progress(len(desired.resources), "comparing", as_json) as advance:
-            found = drift_of(_reconciler(ctx, desired, cloud, advance, audit=False).apply(dry_run=True))
+            comparing = _reconciler(ctx, desired, cloud, advance, audit=False, ahead=ahead)
+            found = drift_of(comparing.apply(dry_run=True))
         fixed = None
         if fix and found:
             _refuse_violations(estate, desired, as_json)

@@ -205,3 +205,15 @@ def test_a_quarantined_port_is_contained_undone_and_never_drift(
     release_port(admin, contained)
     assert admin.network.get_port(port.id).security_group_ids == [baseline.id]
     admin.network.delete_port(port)
+
+
+@pytest.mark.parametrize("command", [("apply", "--yes"), ("diff",), ("drift",)])
+def test_a_cloud_missing_from_clouds_yaml_is_named_by_every_reading_command(
+    applied: tuple[Path, dict[str, Any], Path], command: tuple[str, ...]
+) -> None:
+    """These commands read the cloud while the plan is made (cloud.read_ahead): its errors still come
+    out as the one-line configuration error, not a traceback from the reading thread."""
+    estate, _, _ = applied
+    code, answer = cli("tenant", *command, "--estate", str(estate), "--cloud", "no-such-cloud")
+    assert code == 3
+    assert "no-such-cloud" in answer["error"] and "clouds.yaml" in answer["error"]

@@ -18,7 +18,10 @@ import cloud.sdk
 from openstack import exceptions
 from openstack.network.v2.network import Network
 from cloud.live import Live
-seen = {"reading": "openstack.connection" in sys.modules}
+seen = {
+    "reading": "openstack.connection" in sys.modules,
+    "proxies": any(m in sys.modules for m in ("openstack.network.v2._proxy", "openstack.identity.v3._proxy")),
+}
 try:
     getattr(sys.modules["openstack"], "__all__")
 except AttributeError:
@@ -29,6 +32,9 @@ with ThreadPoolExecutor(4) as pool:  # the reconciler's workers all reach for op
     seen["connect"] = all(pool.map(lambda _: callable(openstack.connect), range(4)))
 seen["after"] = "openstack.connection" in sys.modules
 seen["same_exceptions"] = openstack.exceptions is exceptions
+from openstack.network.v2 import Proxy  # a deferred service package completes on its own name too
+seen["network_proxy"] = Proxy.__module__ == "openstack.network.v2._proxy"
+seen["reachable"] = openstack.network.v2.network.Network is Network
 try:
     openstack.no_such_name
 except AttributeError:
@@ -49,9 +55,12 @@ def test_reading_needs_no_service_layer_and_the_package_completes_on_first_use()
     seen = _probe()
     assert seen == {
         "reading": False,
+        "proxies": False,
         "probe_kept_it_deferred": True,
         "connect": True,
         "after": True,
         "same_exceptions": True,
+        "network_proxy": True,
+        "reachable": True,
         "unknown_raises": True,
     }

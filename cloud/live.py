@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from openstack.identity.v3._proxy import Proxy as IdentityProxy
 
 RULE_FIELDS = ("direction", "ether_type", "protocol", "port_range_min", "port_range_max", "remote_ip_prefix")
+_READS = 12
+"""Lists of a snapshot, all in flight at once."""
 PROJECTS_PER_QUERY = 40
 """Project ids per filtered list request: keeps the query string short on estates with many tenants."""
 
@@ -144,35 +146,9 @@ class Live:
     def __init__(self, reader: Reader, domain: str) -> None:
         self._reader = reader
         self.admin_project = reader.project_id
-        self.domains = {d.name: d for d in list_records(reader, Domain, name=domain)}
-        found = self.domains.get(domain)
-        self.projects = list_records(reader, Project, domain_id=found.id) if found else []
-        owners = sorted({self.admin_project, *(p.id for p in self.projects)})
+        with ThreadPoolExecutor(_READS) as pool:
+            read = self._read(pool, domain)
 
-        def owned(kind: type[resource.Resource], **query: Any) -> Callable[[], list[Record]]:
-            return lambda: [
-                item
-                for ids in _chunks(owners)
-                for item in list_records(reader, kind, project_id=ids, **query)
-            ]
-
-        reads: dict[str, Callable[[], Any]] = {
-            "users": lambda: list_records(reader, User, domain_id=found.id) if found else [],
-            "assignments": lambda: list_records(reader, RoleAssignment) if found else [],
-            "roles": lambda: {r.name: r.id for r in list_records(reader, Role)},
-            "services": lambda: [s.type for s in list_records(reader, Service)],
-            "quotas": lambda: list_records(reader, Quota),  # only projects with quotas set: a short list
-            "subnet_pools": owned(SubnetPool),
-            "networks": owned(Network),
-            "subnets": owned(Subnet),
-            "rbac_policies": owned(RBACPolicy, object_type="network", action="access_as_shared"),
-            "routers": owned(Router),
-            "ports": owned(Port),
-            "security_groups": owned(SecurityGroup),
-        }
-        # Keystone and Neutron answer side by side; one session serves every thread once authenticated
-        with ThreadPoolExecutor(len(reads)) as pool:
-            read = dict(zip(reads, pool.map(lambda fetch: fetch(), reads.values()), strict=True))
         self.users: list[Record] = read["users"]
         self.assignments: list[Record] = read["assignments"]
         self.roles: dict[str, str] = read["roles"]
@@ -193,6 +169,43 @@ class Live:
             for g in self.security_groups
             for rule in g.security_group_rules or []
         ]
+
+    def _read(self, pool: ThreadPoolExecutor, domain: str) -> dict[str, Any]:
+        """Every list of the snapshot by name, finding the domain and its projects on the way.
+
+        Neutron has Keystone validate the token on its first request, so that request (the quotas, which
+        need no project ids) goes first, while Keystone finds the domain and its projects: Neutron's lists
+        then do not queue behind Keystone's. Both answer side by side; one session serves every thread.
+        """
+        reader = self._reader
+        started = {"quotas": pool.submit(list_records, reader, Quota)}
+        self.domains = {d.name: d for d in list_records(reader, Domain, name=domain)}
+        found = self.domains.get(domain)
+        self.projects = list_records(reader, Project, domain_id=found.id) if found else []
+        owners = sorted({self.admin_project, *(p.id for p in self.projects)})
+
+        def owned(kind: type[resource.Resource], **query: Any) -> Callable[[], list[Record]]:
+            return lambda: [
+                item
+                for ids in _chunks(owners)
+                for item in list_records(reader, kind, project_id=ids, **query)
+            ]
+
+        reads: dict[str, Callable[[], Any]] = {
+            "users": lambda: list_records(reader, User, domain_id=found.id) if found else [],
+            "assignments": lambda: list_records(reader, RoleAssignment) if found else [],
+            "roles": lambda: {r.name: r.id for r in list_records(reader, Role)},
+            "services": lambda: [s.type for s in list_records(reader, Service)],
+            "subnet_pools": owned(SubnetPool),
+            "networks": owned(Network),
+            "subnets": owned(Subnet),
+            "rbac_policies": owned(RBACPolicy, object_type="network", action="access_as_shared"),
+            "routers": owned(Router),
+            "ports": owned(Port),
+            "security_groups": owned(SecurityGroup),
+        }
+        started.update({name: pool.submit(fetch) for name, fetch in reads.items()})
+        return {name: future.result() for name, future in started.items()}
 
     @cached_property
     def quota_default(self) -> Record:

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -31,6 +32,9 @@ from secops.ingest.pipeline import IngestOptions, IngestReport, Sink, Stamper, r
 from secops.ingest.reader import fingerprint, read_blocks
 from secops.sources.base import Source
 from secops.store.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from egovops_native import Rows
 
 WAZUH_EPS = "8,100-13,700"
 
@@ -75,15 +79,27 @@ def stage_costs(eve: Path, database: Path) -> dict[str, float]:
     sink = Sink(store, batch_size=len(blocks) * 1_000_000, report=IngestReport())  # keeps every event
     read_records(reader, blocks, sink)
     parsed = time.process_time()
-    rows, events = sink.rows, sink.events  # native rows, or events from a Python parser
+    # native rows kept in Rust, native rows as tuples, or events from a Python parser
+    native, rows, events = sink.native, sink.rows, sink.events
+    count = sink.native_count + len(rows) + len(events)
     per_write = max(options.batch_size, store.rows_per_write)  # as the sink hands them over
+    batch: list[Rows] = []
+    size = 0
+    for block in native:
+        batch.append(block)
+        size += len(block)
+        if size >= per_write:
+            store.write_native(batch)
+            batch, size = [], 0
+    if batch:
+        store.write_native(batch)
     for at in range(0, len(rows), per_write):
         store.write_rows(rows[at : at + per_write])
     for at in range(0, len(events), options.batch_size):
         store.write(events[at : at + options.batch_size])
     written = time.process_time()
     store.close()
-    per_event = 1e6 / (len(rows) + len(events))
+    per_event = 1e6 / count
     return {
         "read": (read - started) * per_event,
         "parse": (parsed - read) * per_event,

@@ -129,18 +129,24 @@ fn skip_nested(bytes: &[u8], mut i: usize) -> Option<usize> {
 
 /// The free-text entry of a row: its message, then its address keys (None when it has neither).
 pub fn index_text(doc: &str, message: Option<&str>) -> Option<String> {
+    let mut text = String::new();
+    push_index_text(doc, message, &mut text).then_some(text)
+}
+
+/// Append a row's free-text entry to `out`; false when it has neither message nor address.
+pub fn push_index_text(doc: &str, message: Option<&str>, out: &mut String) -> bool {
     let keys = address_keys(doc);
     if keys.is_empty() {
-        return message.map(str::to_owned);
+        out.push_str(message.unwrap_or(""));
+        return message.is_some();
     }
-    let message = message.unwrap_or("");
-    let mut text = String::with_capacity(message.len() + keys.iter().map(|k| k.len() + 2).sum::<usize>());
-    text.push_str(message);
+    out.reserve(message.map_or(0, str::len) + keys.iter().map(|k| k.len() + 2).sum::<usize>());
+    out.push_str(message.unwrap_or(""));
     for key in keys {
-        text.push_str(" #");
-        text.push_str(&key);
+        out.push_str(" #");
+        out.push_str(&key);
     }
-    Some(text)
+    true
 }
 
 /// `fts_texts(rows)`: for each stored row `(id, @timestamp, dataset, document, message)`, the text the

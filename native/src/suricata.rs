@@ -28,6 +28,8 @@ use clock::Clock;
 use doc::{Doc, Stamp};
 use zone::Zone;
 
+use crate::store::{RowBuf, Rows};
+
 const DEFAULT_TIMEZONE: &str = "Asia/Shanghai";
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -166,21 +168,12 @@ struct Stamping {
 #[derive(Default)]
 struct Scratch {
     id: String,
-    json: String,
 }
 
 impl Stamping {
-    /// Add the pipeline's fields (as `Stamper.event` does), encode the document and make the event
-    /// tuple `(id, timestamp, dataset, document, message)`.
-    fn event<'py>(
-        &self,
-        py: Python<'py>,
-        doc: Doc<'_>,
-        position: u64,
-        raw: &[u8],
-        scratch: &mut Scratch,
-        default_dataset: &Bound<'py, PyString>,
-    ) -> PyResult<Bound<'py, PyTuple>> {
+    /// Add the pipeline's fields (as `Stamper.event` does), encode the document and append the event
+    /// `(id, timestamp, dataset, document, message)` to `rows`.
+    fn event(&self, doc: Doc<'_>, position: u64, raw: &[u8], scratch: &mut Scratch, rows: &mut RowBuf) {
         scratch.id.clear();
         scratch.id.push_str(&self.id_prefix);
         push_hex(&mut scratch.id, position, 12);
@@ -194,27 +187,8 @@ impl Stamping {
             offset: position,
             observer: &self.observer,
         };
-        scratch.json.clear();
-        doc.write(&mut scratch.json, Some(&stamp));
-        let dataset = match doc.event.dataset {
-            Some(dataset) => PyString::new(py, dataset),
-            None => default_dataset.clone(),
-        };
-        let message = if doc.message.is_empty() {
-            py.None().into_bound(py)
-        } else {
-            PyString::new(py, &doc.message).into_any()
-        };
-        PyTuple::new(
-            py,
-            [
-                PyString::new(py, &scratch.id).into_any(),
-                PyString::new(py, &doc.timestamp).into_any(),
-                dataset.into_any(),
-                PyString::new(py, &scratch.json).into_any(),
-                message,
-            ],
-        )
+        let dataset = doc.event.dataset.unwrap_or(&self.dataset);
+        rows.push(&scratch.id, &doc.timestamp, dataset, |out| doc.write(out, Some(&stamp)), &doc.message);
     }
 }
 
@@ -232,6 +206,46 @@ pub struct SuricataParser {
     stamping: Stamping,
     clock: Clock,
     scratch: Scratch,
+}
+
+impl SuricataParser {
+    /// The events of a block's lines, and the dead letters `(offset, reason, raw)` of the rejected ones.
+    fn read<'py>(&mut self, py: Python<'py>, offset: u64, data: &[u8]) -> PyResult<(RowBuf, Bound<'py, PyList>)> {
+        let Self {
+            stamping,
+            clock,
+            scratch,
+        } = self;
+        let mut rows = RowBuf::for_block(data.len() * 4); // an ECS document is about three times its line
+        let mut letters = Vec::new();
+        let mut start = 0usize;
+        for end in memchr::memchr_iter(b'\n', data) {
+            let position = offset + start as u64;
+            let mut line = &data[start..end];
+            start = end + 1;
+            if let Some(stripped) = line.strip_suffix(b"\r") {
+                line = stripped;
+            }
+            if line
+                .iter()
+                .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C))
+            {
+                continue;
+            }
+            let made = with_document(clock, line, |doc| stamping.event(doc, position, line, scratch, &mut rows));
+            if let Err(reason) = made {
+                letters.push(PyTuple::new(
+                    py,
+                    [
+                        position.into_pyobject(py)?.into_any(),
+                        PyString::new(py, &reason).into_any(),
+                        PyBytes::new(py, line).into_any(),
+                    ],
+                )?);
+            }
+        }
+        Ok((rows, PyList::new(py, letters)?))
+    }
 }
 
 #[pymethods]
@@ -269,44 +283,19 @@ impl SuricataParser {
         offset: u64,
         data: &[u8],
     ) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyList>)> {
-        let Self {
-            stamping,
-            clock,
-            scratch,
-        } = self;
-        let default_dataset = PyString::new(py, &stamping.dataset);
-        let mut events = Vec::new();
-        let mut letters = Vec::new();
-        let mut start = 0usize;
-        for end in memchr::memchr_iter(b'\n', data) {
-            let position = offset + start as u64;
-            let mut line = &data[start..end];
-            start = end + 1;
-            if let Some(stripped) = line.strip_suffix(b"\r") {
-                line = stripped;
-            }
-            if line
-                .iter()
-                .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C))
-            {
-                continue;
-            }
-            let made = with_document(clock, line, |doc| {
-                stamping.event(py, doc, position, line, scratch, &default_dataset)
-            });
-            match made {
-                Ok(event) => events.push(event?),
-                Err(reason) => letters.push(PyTuple::new(
-                    py,
-                    [
-                        position.into_pyobject(py)?.into_any(),
-                        PyString::new(py, &reason).into_any(),
-                        PyBytes::new(py, line).into_any(),
-                    ],
-                )?),
-            }
-        }
-        Ok((PyList::new(py, events)?, PyList::new(py, letters)?))
+        let (rows, letters) = self.read(py, offset, data)?;
+        Ok((rows.tuples(py)?, letters))
+    }
+
+    /// `feed`, with the events kept in Rust for `SQLiteWriter.write`.
+    fn feed_rows<'py>(
+        &mut self,
+        py: Python<'py>,
+        offset: u64,
+        data: &[u8],
+    ) -> PyResult<(Rows, Bound<'py, PyList>)> {
+        let (rows, letters) = self.read(py, offset, data)?;
+        Ok((Rows::new(rows), letters))
     }
 
     /// End of input: EVE records are single lines, nothing is ever open.

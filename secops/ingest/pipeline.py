@@ -29,6 +29,8 @@ from secops.sources.base import FileSource, NativeBatch, NativeParser, Source, S
 from secops.store.base import Store, WriteResult
 
 if TYPE_CHECKING:
+    from egovops_native import Rows
+
     from secops.store.sqlite import Row
 
 Progress = Callable[[int], None]
@@ -92,6 +94,17 @@ class RowStore(Protocol):
 
     def write_rows(self, rows: Sequence[Row]) -> WriteResult: ...
 
+    def write_native(self, batches: Sequence[Rows]) -> WriteResult:
+        """Store rows a native parser kept in Rust (`feed_rows`), taking them."""
+        ...
+
+
+@runtime_checkable
+class RowsParser(Protocol):
+    """A native parser that can keep a block's events in Rust for a `RowStore` (`feed_rows`)."""
+
+    def feed_rows(self, offset: int, data: bytes) -> tuple[Rows, list[tuple[int, str, bytes]]]: ...
+
 
 class Sink:
     """Batches events and dead letters into a store and keeps the run's counts.
@@ -112,6 +125,8 @@ class Sink:
         self.row_batch = max(batch_size, self.row_store.rows_per_write) if self.row_store else batch_size
         self.events: list[Event] = []
         self.rows: list[Row] = []
+        self.native: list[Rows] = []
+        self.native_count = 0
         self.letters: list[DeadLetter] = []
 
     def add(self, event: Event) -> None:
@@ -126,9 +141,23 @@ class Sink:
             if len(self.events) >= self.batch_size:
                 self.flush()
         else:
+            if self.native:
+                self.flush()  # rows are stored in the order they were read
             self.rows.extend(rows)
             if len(self.rows) >= self.row_batch:
                 self.flush()
+
+    def add_native(self, rows: Rows) -> None:
+        """Take a block's events kept in Rust (only when `row_store` is set: they go to its
+        `write_native`); the batch may pass its size by one block's events."""
+        if not rows:
+            return
+        if self.rows:
+            self.flush()
+        self.native.append(rows)
+        self.native_count += len(rows)
+        if self.native_count >= self.row_batch:
+            self.flush()
 
     def reject(self, letter: DeadLetter) -> None:
         self.report.rejected += 1
@@ -144,20 +173,25 @@ class Sink:
                     metrics.count_ingest(_dataset_of(fmt), read=n, rejected=n)
             self.letters = []
         if self.rows and self.row_store is not None:
-            self._count(self.row_store.write_rows(self.rows), map(_DATASET, self.rows))
+            self._count(self.row_store.write_rows(self.rows), Counter(map(_DATASET, self.rows)))
             self.rows = []
+        if self.native and self.row_store is not None:
+            counts: Counter[str] = Counter()
+            for rows in self.native:
+                counts.update(rows.datasets())  # before the write, which takes the rows
+            self._count(self.row_store.write_native(self.native), counts)
+            self.native, self.native_count = [], 0
         if self.events:
-            self._count(self.store.write(self.events), (event.dataset for event in self.events))
+            self._count(self.store.write(self.events), Counter(event.dataset for event in self.events))
             if self.observer is not None:
                 self.observer(self.events)
             self.events = []
 
-    def _count(self, result: WriteResult, datasets: Iterable[str]) -> None:
+    def _count(self, result: WriteResult, counts: Counter[str]) -> None:
         self.report.accepted += result.stored + result.spooled
         self.report.spooled += result.spooled
         self.report.duplicates += result.duplicates
         per_dataset = self.report.per_dataset
-        counts = Counter(datasets)
         for dataset, n in counts.items():
             per_dataset[dataset] = per_dataset.get(dataset, 0) + n
         if (metrics := scraped()) is None:
@@ -308,9 +342,15 @@ class NativeReader(RecordReader):
     def __init__(self, stamper: Stamper, parser: NativeParser) -> None:
         super().__init__(stamper)
         self.parser = parser
+        self.rows_parser = parser if isinstance(parser, RowsParser) else None
 
     def feed(self, offset: int, data: bytes, sink: Sink) -> None:
-        self._deliver(self.parser.feed(offset, data), sink)
+        if self.rows_parser is not None and sink.row_store is not None:
+            rows, letters = self.rows_parser.feed_rows(offset, data)
+            sink.add_native(rows)
+            self._reject(letters, sink)
+        else:
+            self._deliver(self.parser.feed(offset, data), sink)
 
     def finish(self, sink: Sink) -> None:
         self._deliver(self.parser.finish(), sink)
@@ -322,6 +362,9 @@ class NativeReader(RecordReader):
         events, letters = batch
         if events:
             sink.add_rows(events)
+        self._reject(letters, sink)
+
+    def _reject(self, letters: list[tuple[int, str, bytes]], sink: Sink) -> None:
         for offset, reason, raw in letters:
             sink.reject(self.stamper.dead_letter(offset, reason, raw))
 

@@ -14,11 +14,15 @@ The FTS table keeps no per-row token counts (`columnsize=0`): they serve only ra
 not use, and writing them was a third of the index's cost per row. Files made before keep their table
 as it was; both kinds answer the same queries. Its merge, leaf and in-memory batch sizes are set
 once per file (`FTS_SETTINGS`).
+
+Rows of the native EVE parser are written by a second connection in Rust (`egovops_native.SQLiteWriter`,
+`write_native`) with the same statements, through the same SQLite library; see docs/store.md.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
@@ -38,11 +42,14 @@ from secops.store.base import (
     Retention,
     Stats,
     Store,
+    StoreError,
     WriteResult,
     tokens,
 )
 from secops.store.local import CheckpointTable, connect
 
+WRITER_VARIABLE = "EGOVOPS_SQLITE_WRITER"
+"""`python` makes the store write native rows through the standard library too (the reference path)."""
 Row = tuple[str, str, str, str, str | None]
 """An event as the store takes it: id, @timestamp, dataset, document JSON, message (the native tuple)."""
 _COLUMNS = itemgetter(0, 1, 2, 3)
@@ -196,6 +203,25 @@ class SQLiteStore(Store):
         fts = self.db.execute("SELECT sql FROM sqlite_master WHERE name = 'events_fts'").fetchone()[0]
         self.addresses = "#" in fts
         """Whether this file's index holds the address tokens (files made before do not)."""
+        self.writer = self._native_writer()
+        """The native parsers' writer (`write_native`), or None when rows go through `write_rows`."""
+
+    def _native_writer(self) -> egovops_native.SQLiteWriter | None:
+        """A second connection, in Rust, for the rows the native parsers keep in Rust.
+
+        Binding five Python objects per row twice (the row, its FTS entry) and making them at all cost
+        about a fifth of a row's write; the writer inserts the same rows with the same statements. It
+        calls the system's SQLite, the library `_sqlite3` is linked to (one copy in the process, so the
+        two connections share its file locks), and opens the file only after this connection made and
+        tuned it; this connection holds no transaction while the writer writes.
+        """
+        built = hasattr(egovops_native, "SQLiteWriter")  # not in a crate built before the writer
+        if not built or os.environ.get(WRITER_VARIABLE, "native") == "python":
+            return None
+        try:
+            return egovops_native.SQLiteWriter(str(self.path))
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the SQLite store at {self.path} for writing: {exc}") from exc
 
     def _tune_fts(self, settings: Sequence[tuple[str, int]]) -> None:
         """Merge the index's segments eight at a time, write them in leaves of a 16 KiB page, and keep
@@ -242,6 +268,15 @@ class SQLiteStore(Store):
                 texts = _new_texts(cur, last, rows, entries)
             cur.executemany("INSERT INTO events_fts (rowid, text) VALUES (?, ?)", texts)
         return WriteResult(stored=stored, duplicates=len(rows) - stored)
+
+    def write_native(self, batches: Sequence[egovops_native.Rows]) -> WriteResult:
+        """Store the rows native parsers kept in Rust (`feed_rows`) in one transaction, as `write_rows`
+        does (`SQLiteWriter.write`: each stored row's FTS entry by the row id it got). Takes the rows:
+        the batches are empty afterwards."""
+        if self.writer is None:
+            return self.write_rows([row for rows in batches for row in rows.tuples()])
+        stored, duplicates = self.writer.write(list(batches), self.addresses)
+        return WriteResult(stored=stored, duplicates=duplicates)
 
     def reject(self, letters: Sequence[DeadLetter]) -> int:
         if not letters:
@@ -353,6 +388,8 @@ class SQLiteStore(Store):
         self.positions.save(key, checkpoint)
 
     def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
         self.db.close()
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from secops.ingest.pipeline import IngestOptions, Ingestor, IngestReport, Sink
 from secops.store.base import Query, WriteResult
-from secops.store.sqlite import Row, SQLiteStore
+from secops.store.sqlite import WRITER_VARIABLE, Row, SQLiteStore
 from tests.ingest.helpers import cli_json, eve_alert, run_cli, write_lines
 
 
@@ -187,3 +187,33 @@ def test_sqlite_takes_native_rows_in_transactions_of_its_own_size(
     assert sizes == writes
     assert report.accepted == 100
     assert store.count(Query(limit=None, fields={"source.ip": "192.0.2.1"})) == 100
+
+
+def test_the_native_writer_and_the_python_path_store_the_same_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EVE rows stay in Rust from the parser to the store file unless `EGOVOPS_SQLITE_WRITER=python`;
+    both store the same rows with the same row ids, counts and dead letters, in batches of the store's
+    size, and a second run finds every event stored."""
+    monkeypatch.setattr(SQLiteStore, "rows_per_write", 40)
+    log = tmp_path / "eve.json"
+    lines = [eve_alert(n) for n in range(100)]
+    lines[37] = '{"timestamp": "2026-11-20T10:00:00.0+0000", "event_type"'
+    write_lines(log, lines)
+    outcomes = []
+    for writer in ("native", "python"):
+        monkeypatch.setenv(WRITER_VARIABLE, writer)
+        store = SQLiteStore(tmp_path / f"{writer}.db")
+        assert (store.writer is None) == (writer == "python")
+        options = IngestOptions(batch_size=7)
+        reports = [Ingestor(store, options).run([log]).as_dict() for _ in "12"]
+        rows = store.db.execute("SELECT rowid, id, ts, dataset, doc FROM events ORDER BY rowid").fetchall()
+        letters = [(d.offset, d.reason) for d in store.dead_letters()]
+        outcomes.append((reports, rows, letters))
+        store.close()
+    (reports, rows, letters), python = outcomes
+    assert (reports, rows, letters) == python
+    assert [(r["accepted"], r["duplicates"], r["rejected"]) for r in reports] == [(99, 0, 1), (0, 99, 1)]
+    assert reports[0]["per_dataset"] == {"suricata.eve": 99}
+    assert [rowid for rowid, *_ in rows] == list(range(1, 100))
+    assert letters == [(sum(len(line) + 1 for line in lines[:37]), letters[0][1])]

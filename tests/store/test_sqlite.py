@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
 import egovops_native
+import pytest
 
 from secops.events import Event
 from secops.store.base import Query, Retention
-from secops.store.sqlite import FTS_SETTINGS, SCHEMA, SQLiteStore, where_clause
+from secops.store.sqlite import FTS_SETTINGS, SCHEMA, WRITER_VARIABLE, SQLiteStore, where_clause
 from tests.store import make_event
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -226,3 +228,74 @@ def test_files_made_before_addresses_were_indexed_filter_by_reading_documents(tm
     ]
     integrity_ok(store)
     store.close()
+
+
+EVE = Path(__file__).parents[1] / "data" / "suricata" / "eve.json"
+
+
+def eve_parser() -> egovops_native.SuricataParser:
+    return egovops_native.SuricataParser(
+        id_prefix="0123456789abcdef", label="eve.json", observer="sensor-1", keep_original=True,
+        dataset="suricata.eve",
+    )
+
+
+def table(store: SQLiteStore) -> list[tuple[object, ...]]:
+    return store.db.execute("SELECT rowid, id, ts, dataset, doc FROM events ORDER BY rowid").fetchall()
+
+
+def test_native_rows_are_the_tuples_feed_makes() -> None:
+    data = EVE.read_bytes() + b"not json\n"
+    rows, letters = eve_parser().feed_rows(0, data)
+    events, expected_letters = eve_parser().feed(0, data)
+    assert (rows.tuples(), letters) == (events, expected_letters)
+    assert (len(rows), len(letters)) == (27, 1)
+    assert rows.datasets() == {"suricata.eve": 26, "suricata.stats": 1}
+
+
+def test_the_native_writer_stores_and_indexes_what_the_python_path_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = EVE.read_bytes()
+    cut = data.index(b"\n", len(data) // 2) + 1  # two blocks of whole lines
+    stores = {"native": SQLiteStore(tmp_path / "native.db")}
+    monkeypatch.setenv(WRITER_VARIABLE, "python")
+    stores["python"] = SQLiteStore(tmp_path / "python.db")
+    assert stores["native"].writer is not None and stores["python"].writer is None
+    results = {}
+    for name, store in stores.items():
+        parser = eve_parser()
+        first = store.write_native([parser.feed_rows(0, data[:cut])[0]])
+        # stored rows again, then new rows, then the same new rows again inside one transaction
+        again = [parser.feed_rows(0, data[:cut])[0], *(parser.feed_rows(cut, data[cut:])[0] for _ in "ab")]
+        results[name] = (first, store.write_native(again))
+        assert not store.db.in_transaction, "the Python connection holds no transaction meanwhile"
+    first, second = results["native"]
+    assert results["native"] == results["python"]
+    assert (first.stored, second.stored, second.duplicates) == (13, 14, 13 + 14)
+    assert table(stores["native"]) == table(stores["python"])
+    for text in ("curl", "portal.example.gov.cn", "nxdomain"):
+        assert found(stores["native"], text) == found(stores["python"], text) != set()
+    assert stores["native"].count(Query(limit=None, fields={"source.ip": "203.0.113.45"})) > 0
+    for store in stores.values():
+        integrity_ok(store)  # each entry holds exactly the text the view rebuilds from the row
+        assert store.prune(Retention(default_days=180), now=NOW) == {"suricata.eve": 26, "suricata.stats": 1}
+        integrity_ok(store)
+        store.close()
+
+
+def test_the_native_writer_calls_the_sqlite_library_python_uses() -> None:
+    """Two copies of SQLite in one process would not see each other's POSIX locks on the store file."""
+    version, library = egovops_native.SQLiteWriter.library()
+    with open("/proc/self/maps", encoding="utf-8") as maps:
+        mapped = {line.split()[-1] for line in maps if "libsqlite3" in line}
+    assert version == sqlite3.sqlite_version
+    assert mapped == {os.path.realpath(library)}
+
+
+def test_the_native_writer_refuses_a_file_that_is_not_a_store(tmp_path: Path) -> None:
+    path = tmp_path / "plain.db"
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE other (x)")
+    with pytest.raises(sqlite3.OperationalError, match="no such table: events"):
+        egovops_native.SQLiteWriter(str(path))

@@ -4,6 +4,7 @@ use pyo3::prelude::*;
 
 #[cfg(feature = "auditd")]
 mod auditd;
+mod civil;
 #[cfg(feature = "matcher")]
 mod matcher;
 #[cfg(feature = "modsecurity")]
@@ -12,12 +13,14 @@ mod modsecurity;
 mod suricata;
 mod jsonw;
 mod keys;
+mod store;
 mod text;
 
 #[pymodule]
 fn egovops_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     keys::register(m)?;
+    store::register(m)?;
     #[cfg(feature = "suricata")]
     suricata::register(m)?;
     #[cfg(feature = "auditd")]

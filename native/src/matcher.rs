@@ -15,11 +15,13 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString, PyTuple};
 
+mod alert;
 mod correlate;
 mod json;
 mod plan;
 mod value;
 
+use crate::civil::days_from_civil;
 use correlate::{Correlator, Out};
 
 use json::{Filter, Val};
@@ -160,11 +162,12 @@ impl Matcher {
     }
 
     /// `match_batch` feeding `correlator` (its windows kept natively) in the same pass; `events` are the
-    /// batch's events (their `id` is read for the matched ones). Returns what Python still does, in
-    /// stream order: `(0, position, rule index, projected document, entity or None)` a single-event
-    /// alert of a rule no `generate: false` silences, `(1, correlation index, group values, first time,
-    /// last time, event ids, count, projected document or None)` a firing of a correlation that alerts,
-    /// `(2, watermark)` a suppression expiry.
+    /// batch's events (their `id` is read for the matched ones). Returns `(alerts, fixes)`: the alerts
+    /// in stream order, made natively (single-event alerts of rules no `generate: false` silences,
+    /// firings of correlations that alert), and what Python still does to them, in stream order:
+    /// `(alert position, 0, rule index, projected document or None, time)` read the entity and/or
+    /// suppress, `(alert position, 1, correlation index, projected document or None, last, first)` fill
+    /// the id and times and/or suppress, `(alerts so far, 2, 0, None, watermark)` a suppression expiry.
     fn correlate_batch<'py>(
         &self,
         py: Python<'py>,
@@ -173,7 +176,7 @@ impl Matcher {
         texts: &Bound<'py, PyList>,
         stamps: &Bound<'py, PyList>,
         events: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyList>> {
+    ) -> PyResult<Bound<'py, PyTuple>> {
         let mut batch = Batch::new(self, datasets, texts, stamps)?;
         let mut state = correlator.borrow_mut();
         state.start_batch(texts.len());
@@ -214,7 +217,7 @@ impl Matcher {
             }
         }
         state.clock_to(latest, &mut out);
-        state.emit(py, &out, &docs)
+        state.emit(py, &out, &docs, Some((events, stamps)))
     }
 }
 
@@ -316,17 +319,6 @@ fn days_in_month(year: i64, month: i64) -> i64 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
 }
 
 fn with_position(py: Python<'_>, error: PyErr, position: usize) -> PyErr {

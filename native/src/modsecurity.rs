@@ -23,6 +23,7 @@ use framer::{Frame, Framer};
 use model::{Moment, Stamp, Written};
 use pystr::{Defer, Parsed};
 
+use crate::civil::days_from_civil;
 use crate::text::decode;
 
 const DEFAULT_TIMEZONE: &str = "Asia/Shanghai";
@@ -48,7 +49,8 @@ struct ZoneNow<'z, 'py> {
 
 impl json::LocalZone for ZoneNow<'_, '_> {
     fn utcoffset(&mut self, t: &Moment) -> Parsed<i64> {
-        let key = model::days_from_civil(i64::from(t.year), t.month, t.day) * 86_400
+        let date = (i64::from(t.year), i64::from(t.month), i64::from(t.day));
+        let key = days_from_civil(date.0, date.1, date.2) * 86_400
             + i64::from(t.hour * 3600 + t.minute * 60 + t.second);
         if let Some(&offset) = self.zone.offsets.get(&key) {
             return Ok(offset);

@@ -178,8 +178,10 @@ def compare_matches(ruleset: RuleSet, docs: list[Doc], label: str) -> bool:
 
 
 def _alert_key(alert: Any) -> tuple[Any, ...]:
-    return (alert.id, alert.rule_id, alert.rule_type, alert.count, tuple(alert.event_ids), alert.suppressed,
-            alert.first_seen, alert.last_seen, orjson.dumps(alert.entity, option=orjson.OPT_SORT_KEYS))
+    """Every field and summary as the alert contract writes them, and the container types behind them
+    (the native side makes the alerts: `tags` and `event_ids` must stay lists, `entity` a dict)."""
+    return (orjson.dumps(alert.to_dict(), option=orjson.OPT_SORT_KEYS),
+            type(alert.tags), type(alert.event_ids), type(alert.entity))
 
 
 def _python_windows(ruleset: RuleSet) -> Engine:

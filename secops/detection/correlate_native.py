@@ -4,7 +4,10 @@ The native matcher feeds them in the same pass over a batch: group keys and coun
 the JSON it already parsed, windows follow the immediate rules of `correlate_windows.py` and the bounded
 store of `state.py`, firings chain natively, and Python gets back only what it still does, in stream
 order: the single-event alerts to build, the firings of correlations that alert (with their evidence
-ids) to turn into `Alert`s and suppress, and the watermarks at which suppression expires.
+ids), and the watermarks at which suppression expires. The alerts themselves are made natively too
+(`Alert` objects, ids and times as `alerts.py` makes them), so Python only suppresses them and fills the
+rare field whose bytes the native side leaves to it (an entity holding lists or objects; a group holding a
+float, whose orjson text decides the id).
 
 Only for rule sets whose correlations are all immediate (gt/gte counts, temporal conditions without
 `not`): windows judged at their close and our absence type run in Python, and so does everything when
@@ -19,6 +22,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from secops.detection.alerts import Alert
 from secops.detection.correlate import Correlation
 from secops.detection.correlate_absence import ABSENCE_TYPE
 from secops.events import Event
@@ -29,9 +33,18 @@ DISABLE_ENV = "EGOVOPS_NATIVE_CORRELATE"
 MAX_INPUTS = 16
 """Inputs of one correlation the native side handles (an extended condition becomes a truth table)."""
 
-Op = tuple[Any, ...]
-"""(0, position, rule, doc, entity or None) | (1, correlation, group values, first, last, ids, count, doc)
-| (2, mark)."""
+Fix = tuple[Any, ...]
+"""What Python still does to the natively made alerts, in stream order:
+(alert position, 0, rule, doc or None, time): read the entity if None, suppress;
+(alert position, 1, correlation, doc or None, last time, first time): fill id and times if None, suppress;
+(alerts so far, 2, 0, None, watermark): suppression expires."""
+
+Batch = tuple[list[Alert], list[Fix]]
+"""The alerts of a batch in stream order, and their fixes."""
+
+Spec = tuple[str, str | None, str, str, tuple[str, ...], str | None, str, bool]
+"""What every alert of a rule or correlation shares: (id, name, title, severity, tags, title_zh,
+rule_type, whether its suppression folds repeats)."""
 
 
 class NativeCorrelator(Protocol):
@@ -39,7 +52,7 @@ class NativeCorrelator(Protocol):
 
     clock: tuple[float, float]
 
-    def advance(self, mark: float) -> list[Op]: ...
+    def advance(self, mark: float) -> Batch: ...
     def counters(self) -> list[tuple[str, int]]: ...
     def set_counter(self, name: str, value: int) -> None: ...
     def windows(self) -> list[tuple[int, list[Any], float, list[tuple[float, int, Any, list[str]]]]]: ...
@@ -54,7 +67,7 @@ class CorrelatingMatcher(Protocol):
         texts: list[str],
         stamps: list[str],
         events: Sequence[Event],
-    ) -> list[Op]: ...
+    ) -> Batch: ...
 
 
 def supported(correlations: Sequence[Correlation]) -> bool:
@@ -112,9 +125,14 @@ def plan_text(
 
 
 def build(
-    matcher: object, plan: str, seconds: Callable[[str], float]
+    matcher: object,
+    plan: str,
+    seconds: Callable[[str], float],
+    rules: Sequence[Spec],
+    correlations: Sequence[Spec],
 ) -> tuple[CorrelatingMatcher, Callable[[], NativeCorrelator]] | None:
-    """The matcher and a factory of fresh native correlation states; None when unavailable or disabled."""
+    """The matcher and a factory of fresh native correlation states; None when unavailable or disabled.
+    `rules` and `correlations`: the alert specs by index."""
     if os.environ.get(DISABLE_ENV, "1") == "0" or not hasattr(matcher, "correlate_batch"):
         return None
     try:
@@ -125,8 +143,10 @@ def build(
     if factory is None:
         return None
 
+    alerts = (Alert, list(rules), list(correlations))
+
     def fresh() -> NativeCorrelator:
-        state: NativeCorrelator = factory(plan, seconds)
+        state: NativeCorrelator = factory(plan, seconds, alerts)
         return state
 
     correlating: CorrelatingMatcher = matcher

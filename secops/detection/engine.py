@@ -41,8 +41,8 @@ SWEEP_EVERY = 0.1
 
 SNAPSHOT_VERSION = 1
 
-_NATIVE_COUNTERS = ("events", "matched", "late", "ungrouped", "correlation_alerts")
-"""Engine counters the native correlation windows keep (single-event alerts stay counted here)."""
+_NATIVE_COUNTERS = ("events", "matched", "late", "ungrouped", "base_alerts", "correlation_alerts")
+"""Engine counters the native correlation windows keep."""
 
 
 class CompiledRuleLike(Protocol):
@@ -150,6 +150,21 @@ def _key_reader(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], GroupKe
 def _reads_beyond(rule: Suppression | None, names: Sequence[str]) -> bool:
     """Whether suppression by `rule` reads a field other than `names` (so needs the event's fields)."""
     return rule is not None and not set(rule.fields) <= set(names)
+
+
+def _folds(rule: Suppression | None) -> bool:
+    """Whether suppression by `rule` does anything (`Suppressor.admit` passes the others through)."""
+    return rule is not None and rule.window > 0
+
+
+def _entity(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A single-event alert's entity: the `ENTITY_FIELDS` the event has."""
+    entity: dict[str, Any] = {}
+    for name, parts in _ENTITY_PARTS:
+        value = _walk(doc, parts)
+        if value is not None:
+            entity[name] = value
+    return entity
 
 
 class _Feed:
@@ -268,7 +283,15 @@ class Engine:
                 "sweep_every": SWEEP_EVERY,
             },
         )
-        return correlate_native.build(matcher, plan, event_seconds)
+        rules: list[correlate_native.Spec] = [
+            (r.id, r.name, r.title, r.level, tuple(r.tags), None, "sigma", _folds(self._base_suppress[r.id]))
+            for r in self._refs
+        ]
+        corrs: list[correlate_native.Spec] = [
+            (c.key, c.name, c.title, c.level, tuple(c.tags), c.title_zh, c.kind, _folds(rule))
+            for c, rule in zip(self.correlations, self._corr_suppress, strict=True)
+        ]
+        return correlate_native.build(matcher, plan, event_seconds, rules, corrs)
 
     def _read_fields(self) -> tuple[str, ...]:
         """Every field the engine reads from a matched event: entities, group-by, counted values,
@@ -311,14 +334,15 @@ class Engine:
 
     def _batch(self, events: Sequence[Event]) -> list[Alert]:
         if self._native is not None and self._state is not None:
-            ops = self._native[0].correlate_batch(
-                self._state,
-                [event.dataset for event in events],
-                [event.json for event in events],
-                [event.timestamp for event in events],
-                events,
+            return self._apply(
+                self._native[0].correlate_batch(
+                    self._state,
+                    [event.dataset for event in events],
+                    [event.json for event in events],
+                    [event.timestamp for event in events],
+                    events,
+                )
             )
-            return self._apply(ops, events)
         scan = self._scan(events, self._project) if self._scan is not None else None
         if scan is None:
             alerts: list[Alert] = []
@@ -343,20 +367,28 @@ class Engine:
         self._quiet(events, start, len(events), tail, alerts)
         return alerts
 
-    def _apply(self, ops: list[correlate_native.Op], events: Sequence[Event]) -> list[Alert]:
-        """What the native windows hand back, in stream order, made into alerts (see `correlate_native`)."""
-        alerts: list[Alert] = []
-        refs = self._refs
-        for op in ops:
-            kind = op[0]
-            if kind == 0:
-                alerts.append(self._base_alert(refs[op[2]], events[op[1]], op[3], op[4]))
-            elif kind == 1:
-                _, index, values, first, last, ids, count, doc = op
-                entity = dict(zip(self.correlations[index].group_by, values, strict=True))
-                alerts.append(self._corr_alert(index, entity, ids, count, first, last, doc))
+    def _apply(self, batch: correlate_native.Batch) -> list[Alert]:
+        """The alerts the native side made, with its fixes done in stream order (`correlate_native.Fix`):
+        the fields it left to Python filled, suppression applied, expired suppression forgotten."""
+        alerts, fixes = batch
+        for fix in fixes:
+            position, code, index, doc, now = fix[:5]
+            if code == 2:
+                self.suppressor.expire(now)
+                continue
+            alert = alerts[position]
+            rule: Suppression | None
+            if code == 0:
+                if alert.entity is None:
+                    alert.entity = _entity(doc)
+                rule = self._base_suppress[self._refs[index].id]
             else:
-                self.suppressor.expire(op[1])
+                if alert.id is None:
+                    alert.first_seen = iso(fix[5])
+                    alert.last_seen = alert.first_seen if now == fix[5] else iso(now)
+                    alert.id = alert_id(alert.rule_id, alert.entity, alert.first_seen)
+                rule = self._corr_suppress[index]
+            alerts[position] = self.suppressor.admit(alert, rule, self._values(rule, alert.entity, doc), now)
         return alerts
 
     def _quiet(
@@ -422,7 +454,7 @@ class Engine:
         """Move the watermark on without an event (a quiet stream still closes windows)."""
         mark = event_seconds(watermark) if isinstance(watermark, str) else float(watermark)
         if self._state is not None:
-            return self._apply(self._state.advance(mark), ())
+            return self._apply(self._state.advance(mark))
         if mark <= self.watermark:
             return []
         self.watermark = mark
@@ -432,7 +464,7 @@ class Engine:
     def flush(self) -> list[Alert]:
         """End of stream: judge every open window now (absences still pending fire), then start empty."""
         self.watermark = math.inf
-        alerts = self._apply(self._state.advance(math.inf), ()) if self._state is not None else self._tick()
+        alerts = self._apply(self._state.advance(math.inf)) if self._state is not None else self._tick()
         counters = self._counts()[0]
         self._reset_state()
         self._set_counts(counters, StateCounters())
@@ -558,17 +590,9 @@ class Engine:
 
     # --- single-event alerts -------------------------------------------------------------------------
 
-    def _base_alert(
-        self, ref: RuleInfo, event: Event, doc: Mapping[str, Any], entity: dict[str, Any] | None = None
-    ) -> Alert:
-        """`entity`: read natively (`correlate_native`), else here from `doc`."""
+    def _base_alert(self, ref: RuleInfo, event: Event, doc: Mapping[str, Any]) -> Alert:
         self.counters.base_alerts += 1
-        if entity is None:
-            entity = {}
-            for name, parts in _ENTITY_PARTS:
-                value = _walk(doc, parts)
-                if value is not None:
-                    entity[name] = value
+        entity = _entity(doc)
         stamp = event.timestamp
         alert = Alert(
             id=event_alert_id(ref.id, event.id),
@@ -618,9 +642,7 @@ class Engine:
         if self._state is None:
             return self.counters, self.store.counters, self.store.size, 0
         native = dict(self._state.counters())
-        counters = EngineCounters(
-            **{name: native[name] for name in _NATIVE_COUNTERS}, base_alerts=self.counters.base_alerts
-        )
+        counters = EngineCounters(**{name: native[name] for name in _NATIVE_COUNTERS})
         state = StateCounters(**{name: native[name] for name in asdict(StateCounters())})
         return counters, state, native["groups"], native["evidence_truncated"]
 

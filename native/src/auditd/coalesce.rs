@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use super::doc::{string, write_obj, write_str, Obj, Text, Val};
 use super::pytext;
+use crate::civil::civil_from_days;
 use super::record::{how_default, Fields, Record};
 use super::tables::{tables, Attr, Norm};
 
@@ -461,16 +462,7 @@ fn timestamp(seconds: Option<u64>, millis: u32) -> Result<Timestamp, String> {
     };
     let days = (seconds / 86_400) as i64;
     let rem = seconds % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = civil_from_days(days);
     let mut out = *b"0000-00-00T00:00:00.000000Z";
     for (value, end) in [
         (year as u64, 4),

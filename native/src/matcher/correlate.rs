@@ -3,20 +3,23 @@
 //!
 //! `Matcher.correlate_batch` hands each matched event's parsed JSON here; the group keys and counted
 //! values are read from it, entries go into per-(correlation, group) windows, firings chain into the
-//! correlations that consume them, and only what Python must still do comes back, in stream order:
-//! single-event alerts to build, correlation firings (with their evidence ids) to turn into alerts and
-//! suppress, and suppression expiries. Windows judged at their close and absence stay in Python
-//! (`secops.detection.correlate_native` only builds this for rule sets without them).
+//! correlations that consume them, and the alerts (single-event ones and firings, with their evidence
+//! ids) are made here (`alert.rs`); Python gets them back with what it must still do, in stream order:
+//! suppress them, forget expired suppression, fill the rare field left to it. Windows judged at their
+//! close and absence stay in Python (`secops.detection.correlate_native` only builds this for rule sets
+//! without them).
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
 
 use pyo3::exceptions::PyValueError;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde_json::Value;
 
+use super::alert::Maker;
 use super::json::Val;
 
 /// The Fx hash (rustc's): group keys are short, and SipHash's protection against chosen collisions
@@ -151,7 +154,7 @@ impl Key {
     }
 
     /// `_thaw(value)`: as JSON has it (tuples back to lists).
-    fn to_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    pub fn to_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         Ok(match self {
             Key::Null => py.None().into_bound(py),
             Key::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
@@ -605,6 +608,7 @@ struct Counters {
     late: u64,
     ungrouped: u64,
     correlation_alerts: u64,
+    base_alerts: u64,
     evidence_truncated: u64,
     expired: u64,
     evicted_ttl: u64,
@@ -612,9 +616,9 @@ struct Counters {
     restore_dropped: u64,
 }
 
-/// What Python still does, in stream order (see the module docstring).
+/// What a matched event or a firing leaves to hand out, in stream order (made into alerts by `emit`).
 pub enum Out {
-    Alert { position: usize, rule: u32, entity: Option<Arc<[(usize, Key)]>>, doc: bool },
+    Alert { position: usize, rule: u32, t: f64, entity: Option<Arc<[(usize, Key)]>>, doc: bool },
     Fired { index: usize, key: Group, first: f64, last: f64, ids: Vec<Arc<str>>, count: usize, doc: Option<usize> },
     Expire(f64),
 }
@@ -651,6 +655,7 @@ pub struct Correlator {
     next_sweep: f64,
     counters: Counters,
     seconds: PyObject,
+    alerts: Maker,
 }
 
 fn num(value: &Value, what: &str) -> PyResult<f64> {
@@ -727,7 +732,7 @@ impl Correlator {
     /// `plan`: the JSON plan of `secops.detection.correlate_native`; `seconds`: `engine.event_seconds`,
     /// called for a timestamp not in the canonical `...Z` form.
     #[new]
-    fn new(plan: &str, seconds: PyObject) -> PyResult<Self> {
+    fn new(plan: &str, seconds: PyObject, alerts: &Bound<'_, PyAny>) -> PyResult<Self> {
         let plan: Value =
             serde_json::from_str(plan).map_err(|e| PyValueError::new_err(format!("correlation plan: {e}")))?;
         let corrs: Vec<Corr> = plan["correlations"]
@@ -771,18 +776,19 @@ impl Correlator {
             next_sweep: f64::NEG_INFINITY,
             counters: Counters::default(),
             seconds,
+            alerts: Maker::from_py(alerts)?,
         })
     }
 
     /// Move the watermark on without an event (`Engine.advance`); the expiry it causes.
-    fn advance<'py>(&mut self, py: Python<'py>, mark: f64) -> PyResult<Bound<'py, PyList>> {
+    fn advance<'py>(&mut self, py: Python<'py>, mark: f64) -> PyResult<Bound<'py, PyTuple>> {
         let mut out = Vec::new();
         if mark > self.watermark {
             self.watermark = mark;
             self.next_sweep = f64::NEG_INFINITY;
             self.tick(&mut out);
         }
-        self.emit(py, &out, &[])
+        self.emit(py, &out, &[], None)
     }
 
     /// Counters, as `Engine.metrics` names them.
@@ -794,6 +800,7 @@ impl Correlator {
             ("late", c.late),
             ("ungrouped", c.ungrouped),
             ("correlation_alerts", c.correlation_alerts),
+            ("base_alerts", c.base_alerts),
             ("evidence_truncated", c.evidence_truncated),
             ("expired", c.expired),
             ("evicted_ttl", c.evicted_ttl),
@@ -811,6 +818,7 @@ impl Correlator {
             "late" => &mut c.late,
             "ungrouped" => &mut c.ungrouped,
             "correlation_alerts" => &mut c.correlation_alerts,
+            "base_alerts" => &mut c.base_alerts,
             "evidence_truncated" => &mut c.evidence_truncated,
             "expired" => &mut c.expired,
             "evicted_ttl" => &mut c.evicted_ttl,
@@ -986,7 +994,8 @@ impl Correlator {
             if !self.silent_rules.get(rule_index).copied().unwrap_or(false) {
                 let entity = entity.get_or_insert_with(|| self.entity_of(doc)).clone();
                 let doc = self.rule_docs.get(rule_index).copied().unwrap_or(true);
-                out.push(Out::Alert { position, rule, entity, doc });
+                self.counters.base_alerts += 1;
+                out.push(Out::Alert { position, rule, t, entity, doc });
             }
             let Some(feeds) = self.feeds.get(rule_index).filter(|f| !f.is_empty()) else { continue };
             if late {
@@ -1131,14 +1140,17 @@ impl Correlator {
         self.add(outer, Arc::from(values), entry, doc, out);
     }
 
-    /// The end of a batch: Python's part as a list of tuples (see `secops.detection.correlate_native`).
+    /// The end of a batch: `(alerts, fixes)` (see `secops.detection.correlate_native`). `events`: the
+    /// batch's events and their stamps (the id and time of a single-event alert).
     pub fn emit<'py>(
         &self,
         py: Python<'py>,
         out: &[Out],
         docs: &[(usize, Bound<'py, PyAny>)],
-    ) -> PyResult<Bound<'py, PyList>> {
-        let list = PyList::empty(py);
+        events: Option<(&Bound<'py, PyAny>, &Bound<'py, PyList>)>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let alerts = PyList::empty(py);
+        let fixes = PyList::empty(py);
         let none = py.None().into_bound(py);
         let doc_of = |position: usize| -> Bound<'py, PyAny> {
             docs.binary_search_by_key(&position, |(p, _)| *p)
@@ -1147,7 +1159,9 @@ impl Correlator {
         };
         for item in out {
             match item {
-                Out::Alert { position, rule, entity, .. } => {
+                Out::Alert { position, rule, t, entity, .. } => {
+                    let (events, stamps) =
+                        events.ok_or_else(|| PyValueError::new_err("a single-event alert without its batch"))?;
                     let found = match entity {
                         Some(values) => {
                             let dict = PyDict::new(py);
@@ -1158,32 +1172,29 @@ impl Correlator {
                         }
                         None => none.clone(),
                     };
-                    list.append((0, *position, *rule, doc_of(*position), found))?
+                    let id = events.get_item(*position)?.getattr(intern!(py, "id"))?;
+                    let stamp = stamps.get_item(*position)?;
+                    let rule = *rule as usize;
+                    let alert = self.alerts.base(py, rule, id.downcast::<PyString>()?, &stamp, found)?;
+                    if entity.is_none() || self.alerts.rules[rule].suppressed {
+                        fixes.append((alerts.len(), 0, rule, doc_of(*position), *t))?;
+                    }
+                    alerts.append(alert)?;
                 }
                 Out::Fired { index, key, first, last, ids, count, doc } => {
-                    let values = PyList::empty(py);
-                    for value in key.iter() {
-                        values.append(value.to_py(py)?)?;
+                    let ids = PyList::new(py, ids.iter().map(|i| i.as_ref()))?.into_any();
+                    let group_by = &self.corrs[*index].group_by;
+                    let alert = self.alerts.fired(py, *index, group_by, key, *first, *last, ids, *count)?;
+                    let fill = alert.getattr(intern!(py, "id"))?.is_none();
+                    if fill || self.alerts.corrs[*index].suppressed {
+                        let doc = doc.map_or_else(|| none.clone(), doc_of);
+                        fixes.append((alerts.len(), 1, *index, doc, *last, *first))?;
                     }
-                    let ids = PyList::new(py, ids.iter().map(|i| i.as_ref()))?;
-                    let doc = doc.map_or_else(|| none.clone(), doc_of);
-                    list.append(PyTuple::new(
-                        py,
-                        [
-                            1i64.into_pyobject(py)?.into_any(),
-                            index.into_pyobject(py)?.into_any(),
-                            values.into_any(),
-                            first.into_pyobject(py)?.into_any(),
-                            last.into_pyobject(py)?.into_any(),
-                            ids.into_any(),
-                            count.into_pyobject(py)?.into_any(),
-                            doc,
-                        ],
-                    )?)?;
+                    alerts.append(alert)?;
                 }
-                Out::Expire(mark) => list.append((2, *mark))?,
+                Out::Expire(mark) => fixes.append((alerts.len(), 2, 0, none.clone(), *mark))?,
             }
         }
-        Ok(list)
+        PyTuple::new(py, [alerts.into_any(), fixes.into_any()])
     }
 }

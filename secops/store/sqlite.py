@@ -27,6 +27,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
+from functools import cached_property
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -203,11 +204,14 @@ class SQLiteStore(Store):
         fts = self.db.execute("SELECT sql FROM sqlite_master WHERE name = 'events_fts'").fetchone()[0]
         self.addresses = "#" in fts
         """Whether this file's index holds the address tokens (files made before do not)."""
-        self.writer = self._native_writer()
-        """The native parsers' writer (`write_native`), or None when rows go through `write_rows`."""
+        built = hasattr(egovops_native, "SQLiteWriter")  # not in a crate built before the writer
+        self._writes_natively = built and os.environ.get(WRITER_VARIABLE, "native") != "python"
 
-    def _native_writer(self) -> egovops_native.SQLiteWriter | None:
-        """A second connection, in Rust, for the rows the native parsers keep in Rust.
+    @cached_property
+    def writer(self) -> egovops_native.SQLiteWriter | None:
+        """The native parsers' writer (`write_native`), or None when rows go through `write_rows`:
+        a second connection, in Rust, for the rows the native parsers keep in Rust, opened at its
+        first use (a store that only reads never opens it).
 
         Binding five Python objects per row twice (the row, its FTS entry) and making them at all cost
         about a fifth of a row's write; the writer inserts the same rows with the same statements. It
@@ -215,8 +219,7 @@ class SQLiteStore(Store):
         two connections share its file locks), and opens the file only after this connection made and
         tuned it; this connection holds no transaction while the writer writes.
         """
-        built = hasattr(egovops_native, "SQLiteWriter")  # not in a crate built before the writer
-        if not built or os.environ.get(WRITER_VARIABLE, "native") == "python":
+        if not self._writes_natively:
             return None
         try:
             return egovops_native.SQLiteWriter(str(self.path))
@@ -388,8 +391,8 @@ class SQLiteStore(Store):
         self.positions.save(key, checkpoint)
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        if (writer := self.__dict__.get("writer")) is not None:  # opened
+            writer.close()
         self.db.close()
 
 

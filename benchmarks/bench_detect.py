@@ -18,7 +18,10 @@ Figures, all on one core, CPU time (`time.process_time`), with the calibration l
   the correlation windows, natively too where `Engine.native_windows`; `EGOVOPS_NATIVE_CORRELATE=0` keeps
   them in Python), through `RuleSet.match_batch` alone, and through the Python
   reference (`Engine.process` event by event, generated matchers on the decoded document); the issue's
-  floor is 50,000 events/s overall;
+  floor is 50,000 events/s overall. The engine is timed over `--passes` fresh engines (default 3), each
+  on fresh undecoded copies of the same prepared stream; every pass is printed and the median is the
+  figure judged against the floor (one pass of 100,000 events on this shared virtual machine varies by
+  ±17 %, so a single pass says little);
 - alert latency: wall time of each `process_batch()` call that returned an alert, from the call with the
   batch to its alerts in hand (the engine is synchronous: an alert waits at most for its batch); p99 < 1 s;
 - window state for `--groups` distinct group keys (default 1,000,000) of one event_count correlation:
@@ -28,7 +31,7 @@ The prepared stream is moved out of the garbage collector's sight (`gc.freeze`) 
 list it is millions of objects no live stream holds at once, and full collections over them would be
 charged to the engine.
 
-    .venv/bin/python benchmarks/bench_detect.py [--events 200000] [--groups 1000000] [--json]
+    .venv/bin/python benchmarks/bench_detect.py [--events 200000] [--groups 1000000] [--passes 3] [--json]
 """
 
 from __future__ import annotations
@@ -178,7 +181,9 @@ class GCClock:
         gc.callbacks.remove(self)
 
 
-def throughput(ruleset: RuleSet, events: list[Event]) -> dict[str, Any]:
+def _engine_pass(ruleset: RuleSet, events: list[Event]) -> tuple[Engine, int, float, list[float]]:
+    """One timed pass of a fresh engine over fresh copies of the events: the engine, the alerts it handed
+    out, its CPU seconds and the garbage collector's seconds per generation."""
     engine = Engine(ruleset)
     work = batches(fresh(events))
     gc.collect()
@@ -189,6 +194,16 @@ def throughput(ruleset: RuleSet, events: list[Event]) -> dict[str, Any]:
         for batch in work:
             alerts += len(engine.process_batch(batch))
         engine_cpu = time.process_time() - began
+    return engine, alerts, engine_cpu, collector.spent
+
+
+def throughput(ruleset: RuleSet, events: list[Event], passes: int = 3) -> dict[str, Any]:
+    per_pass: list[float] = []
+    gc_spent = [0.0, 0.0, 0.0]
+    for _ in range(max(passes, 1)):
+        engine, alerts, engine_cpu, spent = _engine_pass(ruleset, events)  # the last engine is kept
+        per_pass.append(len(events) / engine_cpu)
+        gc_spent = [total + s / max(passes, 1) for total, s in zip(gc_spent, spent, strict=True)]
     work = batches(fresh(events))
     gc.freeze()
     began = time.process_time()
@@ -208,8 +223,9 @@ def throughput(ruleset: RuleSet, events: list[Event]) -> dict[str, Any]:
         "batch": BATCH,
         "native_matcher": ruleset.native() is not None,
         "native_windows": engine.native_windows,
-        "events_per_s": len(events) / engine_cpu,
-        "gc_us_per_event": [round(spent / len(events) * 1e6, 2) for spent in collector.spent],
+        "events_per_s": statistics.median(per_pass),
+        "events_per_s_passes": per_pass,
+        "gc_us_per_event": [round(spent / len(events) * 1e6, 2) for spent in gc_spent],
         "match_only_events_per_s": len(events) / match_cpu,
         "python_reference_events_per_s": len(events) / reference_cpu,
         "alerts_handed_out": alerts,
@@ -319,6 +335,8 @@ def main() -> int:
     parser.add_argument("--groups", type=int, default=1_000_000)
     parser.add_argument("--peer-events", type=int, default=20_000,
                         help="events for the pySigma SQLite peer (bench_match.py), 0 to skip it")
+    parser.add_argument("--passes", type=int, default=3,
+                        help="timed passes of a fresh engine over the stream (the median is judged)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
@@ -330,7 +348,7 @@ def main() -> int:
         gc.collect()
         gc.freeze()
         before = calibrate()
-        speed = throughput(ruleset, events)
+        speed = throughput(ruleset, events, args.passes)
         waits = latency(ruleset, events)
         peer = _peer(events[: args.peer_events]) if args.peer_events else {}
         del events
@@ -351,8 +369,10 @@ def main() -> int:
           f"({result['failed']} failed to load)")
     print(f"calibration: {before:.3f} s before, {after:.3f} s after (CPU s for the fixed loop)")
     print(f"engine (match + correlate): {speed['events_per_s']:>10,.0f} events/s CPU   "
-          f"floor {FLOOR_EVENTS:,}   (correlation windows native: {speed['native_windows']})")
-    print(f"  of which garbage collection (generations 0, 1, 2): "
+          f"floor {FLOOR_EVENTS:,}   (median of {len(speed['events_per_s_passes'])} passes: "
+          f"{', '.join(f'{rate:,.0f}' for rate in speed['events_per_s_passes'])}; "
+          f"correlation windows native: {speed['native_windows']})")
+    print(f"  of which garbage collection (generations 0, 1, 2, mean of the passes): "
           f"{' + '.join(f'{us:.2f}' for us in speed['gc_us_per_event'])} us/event")
     print(f"match only:                 {speed['match_only_events_per_s']:>10,.0f} events/s CPU   "
           f"(native matcher: {speed['native_matcher']}, batches of {BATCH:,})")

@@ -10,12 +10,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import orjson
 import typer
-from rich.console import Console
 
 from egovops.config import ConfigError, Settings, load
 from secops.ingest.pipeline import InputError
@@ -23,6 +23,8 @@ from secops.sources import UnknownFormat
 from secops.store import Store, StoreError, open_store
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from secops.detection.detector import Detector
 
 
@@ -43,8 +45,23 @@ EXIT_HELP = (
     "4 store unusable; 5 input unreadable."
 )
 
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False, soft_wrap=True)
+
+
+@cache
+def console(*, stderr: bool) -> Console:
+    """The console text output goes to, made at first use: importing rich is about 65 ms of a
+    command's start, which a scripted (`--json`) run never needs."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False) if stderr else Console(highlight=False, soft_wrap=True)
+
+
+def __getattr__(name: str) -> Console:
+    """`out` and `err`: the consoles for standard output and standard error (PEP 562)."""
+    if name in ("out", "err"):
+        return console(stderr=name == "err")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
 StoreOpt = Annotated[
@@ -92,7 +109,7 @@ def fail(message: str, code: Exit, as_json: bool) -> NoReturn:
     if as_json:
         emit_json({"error": message, "exit_code": int(code)})
     else:
-        err.print(f"[bold red]error:[/] {message}", markup=True)
+        console(stderr=True).print(f"[bold red]error:[/] {message}", markup=True)
     raise typer.Exit(int(code))
 
 
@@ -156,7 +173,7 @@ def parse_fields(pairs: list[str]) -> dict[str, str]:
 
 
 def progress_wanted(as_json: bool) -> bool:
-    return not as_json and err.is_terminal
+    return not as_json and console(stderr=True).is_terminal
 
 
 

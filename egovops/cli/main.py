@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 from typer.core import TyperGroup
 
+from egovops.cli import common
 from egovops.cli.common import (
     EXIT_HELP,
     AppState,
@@ -22,10 +22,8 @@ from egovops.cli.common import (
     JsonOpt,
     StoreOpt,
     emit_json,
-    err,
     open_configured_store,
     open_detector,
-    out,
     progress_wanted,
     state,
     user_errors,
@@ -149,7 +147,7 @@ def ingest(
             # --follow keeps windows across restarts like `serve`; a one-off run closes them at the end.
             detector = open_detector(settings, store.url, keep_state=follow)
             if detector.warning:
-                err.print(f"[yellow]warning:[/] {detector.warning}")
+                common.err.print(f"[yellow]warning:[/] {detector.warning}")
         ingestor = Ingestor(
             store, ingest_options(settings, original), detector.observe if detector else None
         )
@@ -174,8 +172,8 @@ def ingest(
         render_report(report)
         if detector is not None:
             alerts, incidents = len(detector.alert_ids), len(detector.incidents)
-            out.print(f"detection: {alerts} alerts, {incidents} incidents touched "
-                      "(`egovops alerts list`, `egovops incidents list`)")
+            common.out.print(f"detection: {alerts} alerts, {incidents} incidents touched "
+                             "(`egovops alerts list`, `egovops incidents list`)")
     if report.errors:
         raise typer.Exit(int(Exit.INPUT))
     if report.rejected:
@@ -206,7 +204,7 @@ def run_follower(
     )
     stop = threading.Event()
     if not as_json:
-        out.print(f"following {', '.join(map(str, paths))} — Ctrl-C to stop")
+        common.out.print(f"following {', '.join(map(str, paths))} — Ctrl-C to stop")
     try:
         follower.run(stop)
     except KeyboardInterrupt:
@@ -216,18 +214,20 @@ def run_follower(
 
 
 def render_report(report: IngestReport) -> None:
+    from rich.table import Table
+
     table = Table(title="ingest", show_header=True)
     columns = ("accepted", "duplicates", "rejected", "spooled", "inputs")
     for column in columns:
         table.add_column(column, justify="right")
     table.add_row(*(str(getattr(report, c)) for c in columns))
-    out.print(table)
+    common.out.print(table)
     for dataset, count in sorted(report.per_dataset.items()):
-        out.print(f"  {dataset}: {count} events")
+        common.out.print(f"  {dataset}: {count} events")
     for message in report.errors:
-        out.print(f"[red]error:[/] {message}")
+        common.out.print(f"[red]error:[/] {message}")
     if report.rejected:
-        out.print("rejected records are kept: `egovops events rejected` lists them with the reason")
+        common.out.print("rejected records are kept: `egovops events rejected` lists them with the reason")
 
 
 @app.command("formats")
@@ -240,10 +240,12 @@ def list_formats(as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json(rows)
         return
+    from rich.table import Table
+
     table = Table("format", "dataset", "description")
     for row in rows:
         table.add_row(row["format"], row["dataset"], row["description"])
-    out.print(table)
+    common.out.print(table)
 
 
 @app.command()
@@ -256,9 +258,9 @@ def config(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         emit_json(data)
         return
     for section, values in data.items():
-        out.print(f"[bold][{section}][/]")
+        common.out.print(f"[bold][{section}][/]")
         for key, value in values.items():
-            out.print(f"{key} = {value!r}")
+            common.out.print(f"{key} = {value!r}")
 
 
 @app.command()

@@ -6,18 +6,19 @@
 //! keys never change what text search finds. The store's SQL view rebuilds the same tokens from the
 //! document when rows are pruned (`json_tree`), so both sides must agree exactly: the keys are the
 //! distinct decoded strings, sorted by their UTF-8 bytes.
-use std::collections::BTreeSet;
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use memchr::memmem;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 
-/// The decoded strings under members named `ip`, distinct and sorted.
-pub fn address_keys(doc: &str) -> BTreeSet<String> {
+/// The decoded strings under members named `ip`, distinct and sorted (borrowed from `doc` unless a
+/// string held an escape: no allocation for the usual two or three addresses of a row).
+pub fn address_keys(doc: &str) -> Vec<Cow<'_, str>> {
     static MEMBER: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"\"ip\""));
     let bytes = doc.as_bytes();
-    let mut keys = BTreeSet::new();
+    let mut keys = Vec::new();
     for at in MEMBER.find_iter(bytes) {
         if escaped(bytes, at) {
             continue; // the quote belongs to a string, not to a member name
@@ -30,13 +31,15 @@ pub fn address_keys(doc: &str) -> BTreeSet<String> {
         match bytes.get(i) {
             Some(b'"') => {
                 if let Some((value, _)) = string_at(doc, i) {
-                    keys.insert(value);
+                    keys.push(value);
                 }
             }
             Some(b'[') => array_strings(doc, i + 1, &mut keys),
             _ => {}
         }
     }
+    keys.sort_unstable();
+    keys.dedup();
     keys
 }
 
@@ -53,7 +56,7 @@ fn skip_space(bytes: &[u8], mut i: usize) -> usize {
 }
 
 /// The decoded JSON string starting at the quote `start`, and the index after its closing quote.
-fn string_at(doc: &str, start: usize) -> Option<(String, usize)> {
+fn string_at(doc: &str, start: usize) -> Option<(Cow<'_, str>, usize)> {
     let bytes = doc.as_bytes();
     let mut i = start + 1;
     let mut plain = true;
@@ -68,15 +71,15 @@ fn string_at(doc: &str, start: usize) -> Option<(String, usize)> {
         }
     }
     let value = if plain {
-        doc[start + 1..i].to_owned()
+        Cow::Borrowed(&doc[start + 1..i])
     } else {
-        serde_json::from_str::<String>(&doc[start..=i]).ok()?
+        Cow::Owned(serde_json::from_str::<String>(&doc[start..=i]).ok()?)
     };
     Some((value, i + 1))
 }
 
 /// The strings among the top-level elements of the array opened just before `i`.
-fn array_strings(doc: &str, mut i: usize, keys: &mut BTreeSet<String>) {
+fn array_strings<'d>(doc: &'d str, mut i: usize, keys: &mut Vec<Cow<'d, str>>) {
     let bytes = doc.as_bytes();
     loop {
         i = skip_space(bytes, i);
@@ -85,7 +88,7 @@ fn array_strings(doc: &str, mut i: usize, keys: &mut BTreeSet<String>) {
             Some(b',') => i += 1,
             Some(b'"') => match string_at(doc, i) {
                 Some((value, next)) => {
-                    keys.insert(value);
+                    keys.push(value);
                     i = next;
                 }
                 None => return,
@@ -142,9 +145,9 @@ pub fn push_index_text(doc: &str, message: Option<&str>, out: &mut String) -> bo
     }
     out.reserve(message.map_or(0, str::len) + keys.iter().map(|k| k.len() + 2).sum::<usize>());
     out.push_str(message.unwrap_or(""));
-    for key in keys {
+    for key in &keys {
         out.push_str(" #");
-        out.push_str(&key);
+        out.push_str(key);
     }
     true
 }
@@ -178,7 +181,7 @@ mod tests {
     use super::*;
 
     fn keys(doc: &str) -> Vec<String> {
-        address_keys(doc).into_iter().collect()
+        address_keys(doc).into_iter().map(Cow::into_owned).collect()
     }
 
     #[test]

@@ -8,8 +8,10 @@
 //! Substrings are Aho-Corasick automata, patterns the `regex` crate; a leaf the port cannot evaluate
 //! identically (a Python regular expression with no equal here, a time part) calls the Python predicate
 //! the plan hands over for it, on the decoded document.
-use std::borrow::Cow;
 use std::collections::HashMap;
+
+use bumpalo::collections::Vec as ArenaVec;
+use bumpalo::Bump;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -70,6 +72,7 @@ impl Matcher {
                 projection.add_literal(path);
             }
         }
+        projection.seal();
         let mut datasets = HashMap::new();
         for (name, tree) in built.trees {
             let mut filter = Filter::default();
@@ -88,6 +91,7 @@ impl Matcher {
                     filter.add_literal(path);
                 }
             }
+            filter.seal();
             datasets.insert(name, Dataset { tree, filter, local, fields: fields as usize });
         }
         Ok(Matcher {
@@ -136,6 +140,7 @@ impl Matcher {
         let mut found: Vec<u32> = Vec::new();
         let mut latest = f64::NEG_INFINITY;
         let mut batch = Batch::new(self, datasets, texts, stamps)?;
+        let mut arena = Bump::new();
         for position in 0..texts.len() {
             let rules = batch.rules(position)?;
             let (seconds, _) = batch.seconds(position)?;
@@ -144,7 +149,7 @@ impl Matcher {
                 Some(rules) => {
                     let item = texts.get_item(position)?;
                     let text = item.downcast::<PyString>()?.to_str()?;
-                    self.run(py, rules, text, &mut found)
+                    self.run(py, rules, text, &mut arena, &mut found)
                         .map_err(|e| with_position(py, e, position))?
                 }
                 None => None,
@@ -184,6 +189,7 @@ impl Matcher {
         let mut docs: Vec<(usize, Bound<'py, PyAny>)> = Vec::new();
         let mut found: Vec<u32> = Vec::new();
         let mut latest = f64::NEG_INFINITY;
+        let mut arena = Bump::new();
         for position in 0..texts.len() {
             let rules = batch.rules(position)?;
             let (mut seconds, stamp) = batch.seconds(position)?;
@@ -198,7 +204,7 @@ impl Matcher {
             let item = texts.get_item(position)?;
             let text = item.downcast::<PyString>()?.to_str()?;
             let hit = self
-                .scan(py, rules, text, &mut found, |val, found| {
+                .scan(py, rules, text, &mut arena, &mut found, |val, found| {
                     state.clock_to(latest, &mut out);
                     state.clock_to(seconds, &mut out);
                     let id = events.get_item(position)?.getattr("id")?;
@@ -340,19 +346,19 @@ fn to_py<'py>(py: Python<'py>, value: &Val, filter: Option<&Filter>) -> PyResult
         Val::Str(s) => PyString::new(py, s).into_any(),
         Val::Arr(items) => {
             let list = PyList::empty(py);
-            for item in items {
+            for item in items.iter() {
                 list.append(to_py(py, item, filter)?)?;
             }
             list.into_any()
         }
         Val::Obj(members) => {
             let dict = PyDict::new(py);
-            for (key, member) in members {
+            for (key, member) in members.iter() {
                 match filter {
-                    None => dict.set_item(key.as_ref(), to_py(py, member, None)?)?,
+                    None => dict.set_item(*key, to_py(py, member, None)?)?,
                     Some(f) => {
                         if let Some(child) = f.child(key) {
-                            dict.set_item(key.as_ref(), to_py(py, member, Some(child))?)?;
+                            dict.set_item(*key, to_py(py, member, Some(child))?)?;
                         }
                     }
                 }
@@ -369,8 +375,9 @@ struct Event<'v, 'a, 'm, 'py> {
     rules: &'m Dataset,
     text: &'a str,
     doc: &'v Val<'a>,
-    raws: Vec<Option<Raw<'v, 'a>>>,
-    lowered: Vec<Option<Vec<Cow<'v, str>>>>,
+    arena: &'a Bump,
+    raws: ArenaVec<'a, Option<Raw<'v, 'a>>>,
+    lowered: ArenaVec<'a, Option<&'a [&'a str]>>,
     decoded: Option<PyObject>,
     error: Option<PyErr>,
 }
@@ -382,29 +389,35 @@ impl Matcher {
         py: Python<'py>,
         rules: &Dataset,
         text: &str,
+        arena: &mut Bump,
         found: &mut Vec<u32>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        self.scan(py, rules, text, found, |doc, _| to_py(py, doc, Some(&self.project)))
+        self.scan(py, rules, text, arena, found, |doc, _| to_py(py, doc, Some(&self.project)))
     }
 
     /// Match one event; if it matched a rule, `then` gets its parsed JSON and the rules it matched.
+    /// `arena` (emptied here) holds the parsed JSON's containers.
     fn scan<'py, R>(
         &self,
         py: Python<'py>,
         rules: &Dataset,
         text: &str,
+        arena: &mut Bump,
         found: &mut Vec<u32>,
         then: impl FnOnce(&Val, &[u32]) -> PyResult<R>,
     ) -> PyResult<Option<R>> {
-        let doc = json::parse(text, &rules.filter).map_err(|e| PyValueError::new_err(format!("bad JSON: {e}")))?;
+        arena.reset();
+        let arena = &*arena;
+        let doc = json::parse(text, &rules.filter, arena).map_err(|e| PyValueError::new_err(format!("bad JSON: {e}")))?;
         let mut event = Event {
             py,
             matcher: self,
             rules,
             text,
             doc: &doc,
-            raws: (0..rules.fields).map(|_| None).collect(),
-            lowered: (0..rules.fields).map(|_| None).collect(),
+            arena,
+            raws: ArenaVec::from_iter_in((0..rules.fields).map(|_| None), arena),
+            lowered: ArenaVec::from_iter_in((0..rules.fields).map(|_| None), arena),
             decoded: None,
             error: None,
         };
@@ -431,20 +444,25 @@ impl<'v, 'a, 'm, 'py> Event<'v, 'a, 'm, 'py> {
     }
 
     /// `lowered` texts of a field, read once per event.
-    fn lowered(&mut self, slot: usize) -> &[Cow<'v, str>] {
+    fn lowered(&mut self, slot: usize) -> &'a [&'a str] {
         let at = self.rules.local[slot] as usize;
-        if self.lowered[at].is_none() {
-            let texts = self.raw(slot).texts(true);
-            self.lowered[at] = Some(texts);
+        match self.lowered[at] {
+            Some(texts) => texts,
+            None => {
+                let arena = self.arena;
+                let texts = self.raw(slot).texts(true, arena);
+                self.lowered[at] = Some(texts);
+                texts
+            }
         }
-        self.lowered[at].as_deref().expect("lowered above")
     }
 
-    fn texts(&mut self, slot: usize, lower: bool) -> Cow<'_, [Cow<'v, str>]> {
+    fn texts(&mut self, slot: usize, lower: bool) -> &'a [&'a str] {
         if lower {
-            Cow::Borrowed(self.lowered(slot))
+            self.lowered(slot)
         } else {
-            Cow::Owned(self.raw(slot).texts(false))
+            let arena = self.arena;
+            self.raw(slot).texts(false, arena)
         }
     }
 
@@ -475,21 +493,16 @@ impl<'v, 'a, 'm, 'py> Event<'v, 'a, 'm, 'py> {
                     let texts = self.lowered(*slot);
                     if texts.len() <= 1 {
                         // one value (the common case): one lookup, nothing to deduplicate
-                        if let Some(child) = texts.first().and_then(|text| children.get(text.as_ref())) {
+                        if let Some(child) = texts.first().and_then(|text| children.get(*text)) {
                             self.tree(child, found);
                         }
                         continue;
                     }
-                    let keys: Vec<&Tree> = self
-                        .lowered(*slot)
-                        .iter()
-                        .filter_map(|text| children.get(text.as_ref()))
-                        .collect();
-                    let mut seen: Vec<*const Tree> = Vec::new();
-                    for child in keys {
-                        let pointer: *const Tree = child;
-                        if !seen.contains(&pointer) {
-                            seen.push(pointer);
+                    // each child once, in the order of first reaching it (values are few: no set)
+                    for (n, text) in texts.iter().enumerate() {
+                        let Some(child) = children.get(*text) else { continue };
+                        let seen = texts[..n].iter().any(|t| children.get(*t).is_some_and(|c| std::ptr::eq(c, child)));
+                        if !seen {
                             self.tree(child, found);
                         }
                     }
@@ -515,9 +528,9 @@ impl<'v, 'a, 'm, 'py> Event<'v, 'a, 'm, 'py> {
 
     fn leaf(&mut self, leaf: &Leaf) -> bool {
         let lower = !leaf.cased;
-        let slot = leaf.fields[0];
+        let slot = leaf.slot;
         match &leaf.op {
-            Op::Eq(values) => self.texts(slot, lower).iter().any(|t| values.contains(t.as_ref())),
+            Op::Eq(values) => self.texts(slot, lower).iter().any(|t| values.contains(*t)),
             Op::Prefix(values) => {
                 let texts = self.texts(slot, lower);
                 texts.iter().any(|t| values.iter().any(|v| t.starts_with(v.as_str())))
@@ -528,7 +541,7 @@ impl<'v, 'a, 'm, 'py> Event<'v, 'a, 'm, 'py> {
             }
             Op::Contains(automaton) => leaf.fields.iter().any(|field| {
                 let texts = self.texts(*field, lower);
-                texts.iter().any(|t| automaton.is_match(t.as_ref()))
+                texts.iter().any(|t| automaton.is_match(*t))
             }),
             Op::Pattern { regex, required } => {
                 let texts = self.texts(slot, lower);
@@ -551,7 +564,7 @@ impl<'v, 'a, 'm, 'py> Event<'v, 'a, 'm, 'py> {
                 _ => false,
             }),
             Op::FieldRef(mode) => {
-                let left = self.lowered(leaf.fields[0]).to_vec();
+                let left = self.lowered(leaf.slot);
                 let right = self.lowered(leaf.fields[1]);
                 left.iter().any(|a| right.iter().any(|b| mode.holds(a, b)))
             }

@@ -9,10 +9,12 @@
 //! close and absence stay in Python (`secops.detection.correlate_native` only builds this for rule sets
 //! without them).
 use std::borrow::Cow;
+use std::collections::hash_map::Entry as Slot;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use foldhash::fast::RandomState;
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -22,47 +24,11 @@ use serde_json::Value;
 use super::alert::Maker;
 use super::json::Val;
 
-/// The Fx hash (rustc's): group keys are short, and SipHash's protection against chosen collisions
-/// costs more than the windows themselves.
-#[derive(Default, Clone, Copy)]
-struct Fx(u64);
-
-impl Hasher for Fx {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            self.add(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
-        }
-        for &b in chunks.remainder() {
-            self.add(b as u64);
-        }
-    }
-
-    fn write_u8(&mut self, n: u8) {
-        self.add(n as u64)
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.add(n)
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64)
-    }
-}
-
-impl Fx {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
-type FxSet<K> = HashSet<K, BuildHasherDefault<Fx>>;
+/// Window maps hash with foldhash, randomly seeded per map: group keys and counted values come from the
+/// events (an attacker chooses them), so a fixed hash would let chosen collisions slow every lookup, and
+/// foldhash costs less than SipHash on these short keys.
+type Map<K, V> = HashMap<K, V, RandomState>;
+type Set<K> = HashSet<K, RandomState>;
 
 /// A group-by or counted value, hashed and compared as Python compares the engine's frozen values
 /// (`1 == 1.0 == True`; lists and objects frozen to tuples).
@@ -109,14 +75,14 @@ impl Key {
             Val::Int(n) => Key::Int(*n),
             Val::UInt(n) => Key::UInt(*n),
             Val::Float(f) => Key::Float(*f),
-            Val::Str(s) => Key::Str(s.as_ref().into()),
+            Val::Str(s) => Key::Str((*s).into()),
             Val::Arr(items) => Key::Tuple(items.iter().map(Key::frozen).collect()),
             Val::Obj(members) => {
                 let mut last: Vec<(&str, &Val)> = Vec::with_capacity(members.len());
-                for (name, member) in members {
-                    match last.iter_mut().find(|(k, _)| *k == name.as_ref()) {
+                for (name, member) in members.iter() {
+                    match last.iter_mut().find(|(k, _)| k == name) {
                         Some(slot) => slot.1 = member,
-                        None => last.push((name.as_ref(), member)),
+                        None => last.push((name, member)),
                     }
                 }
                 last.sort_by(|a, b| a.0.cmp(b.0));
@@ -249,7 +215,7 @@ enum Counted<'e> {
 struct Window {
     entries: Vec<Entry>,
     lo: usize,
-    counts: Option<FxMap<Key, u32>>,
+    counts: Option<Map<Key, u32>>,
     newest: f64,
     stamp: u64,
 }
@@ -277,7 +243,7 @@ fn counted_key(counted: Counted<'_>) -> Option<Cow<'_, Key>> {
     }
 }
 
-fn count(counts: &mut FxMap<Key, u32>, counted: Counted) {
+fn count(counts: &mut Map<Key, u32>, counted: Counted) {
     let Some(key) = counted_key(counted) else { return };
     match counts.get_mut(&*key) {
         Some(n) => *n += 1,
@@ -287,7 +253,7 @@ fn count(counts: &mut FxMap<Key, u32>, counted: Counted) {
     }
 }
 
-fn uncount(counts: &mut FxMap<Key, u32>, counted: Counted) {
+fn uncount(counts: &mut Map<Key, u32>, counted: Counted) {
     let Some(key) = counted_key(counted) else { return };
     if let Some(n) = counts.get_mut(&*key) {
         *n -= 1;
@@ -388,7 +354,7 @@ impl Corr {
         match self.kind {
             Kind::EventCount => self.test(span.len()).then_some(0),
             Kind::ValueCount => {
-                let distinct: FxSet<&Key> = span.iter().filter_map(|e| e.value.as_ref()).collect();
+                let distinct: Set<&Key> = span.iter().filter_map(|e| e.value.as_ref()).collect();
                 self.test(distinct.len()).then_some(0)
             }
             Kind::Temporal => {
@@ -412,7 +378,7 @@ impl Corr {
     }
 
     /// `_could_fire`: a cheap necessary condition on the trailing span.
-    fn could_fire(&self, n: usize, counts: Option<&FxMap<Key, u32>>) -> bool {
+    fn could_fire(&self, n: usize, counts: Option<&Map<Key, u32>>) -> bool {
         if self.truth.is_none() {
             return self.test(n);
         }
@@ -432,7 +398,7 @@ impl Corr {
             window.counts = None;
             return;
         }
-        let mut counts = FxMap::default();
+        let mut counts = Map::default();
         for entry in &window.entries[window.lo..] {
             count(&mut counts, entry.counted(self.slot));
         }
@@ -460,7 +426,7 @@ impl Corr {
         let start = t - self.timespan;
         let mut lo = window.lo;
         let n = if self.slot != 0 {
-            let counts = window.counts.get_or_insert_with(FxMap::default);
+            let counts = window.counts.get_or_insert_with(Map::default);
             while window.entries[lo].t < start {
                 uncount(counts, window.entries[lo].counted(self.slot));
                 lo += 1;
@@ -533,7 +499,7 @@ fn prune(window: &mut Window, cutoff: f64) {
 /// no longer matches its slot's window is stale (the window moved to the back, or went).
 #[derive(Default)]
 struct Table {
-    index: FxMap<Group, u32>,
+    index: Map<Group, u32>,
     slots: Vec<Option<(Group, Window)>>,
     free: Vec<u32>,
     queue: VecDeque<(u32, u64)>,
@@ -553,11 +519,13 @@ impl Table {
         &mut self.slots[slot as usize].as_mut().expect("a live slot").1
     }
 
-    /// The slot of a group's window, and whether it was made now (at the back of the queue).
+    /// The slot of a group's window, and whether it was made now (at the back of the queue). One hash
+    /// of the key either way: most lookups make a window.
     fn get_or_make(&mut self, key: &Group, stamp: u64) -> (u32, bool) {
-        if let Some(&slot) = self.index.get(key) {
-            return (slot, false);
-        }
+        let vacant = match self.index.entry(key.clone()) {
+            Slot::Occupied(found) => return (*found.get(), false),
+            Slot::Vacant(vacant) => vacant,
+        };
         let slot = match self.free.pop() {
             Some(slot) => slot,
             None => {
@@ -565,8 +533,8 @@ impl Table {
                 (self.slots.len() - 1) as u32
             }
         };
+        vacant.insert(slot);
         self.slots[slot as usize] = Some((key.clone(), Window::new(stamp)));
-        self.index.insert(key.clone(), slot);
         self.queue.push_back((slot, stamp));
         (slot, true)
     }
@@ -1077,7 +1045,7 @@ impl Correlator {
         let mut ids: Vec<Arc<str>> = if evidence.len() == 1 {
             evidence[0].ids.to_vec()
         } else {
-            let mut seen: FxSet<Arc<str>> = FxSet::default();
+            let mut seen: Set<Arc<str>> = Set::default();
             let mut ids = Vec::new();
             for entry in &evidence {
                 for id in entry.ids.iter() {

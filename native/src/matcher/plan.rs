@@ -2,7 +2,9 @@
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
-use aho_corasick::AhoCorasick;
+use foldhash::fast::RandomState;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use regex::Regex;
 use serde_json::Value;
 
@@ -27,7 +29,7 @@ impl Mode {
 }
 
 pub enum Op {
-    Eq(HashSet<String>),
+    Eq(HashSet<String, RandomState>),
     Prefix(Vec<String>),
     Suffix(Vec<String>),
     Contains(AhoCorasick),
@@ -44,6 +46,8 @@ pub enum Op {
 
 pub struct Leaf {
     pub op: Op,
+    /// `fields[0]`, kept inline: most leaves read one field, and this spares a pointer chase per leaf.
+    pub slot: usize,
     pub fields: Vec<usize>,
     pub cased: bool,
 }
@@ -57,7 +61,7 @@ pub enum Node {
 }
 
 pub enum Index {
-    Eq { slot: usize, children: HashMap<String, Tree> },
+    Eq { slot: usize, children: HashMap<String, Tree, RandomState> },
     Present { slot: usize, child: Box<Tree> },
 }
 
@@ -177,7 +181,7 @@ impl Reader {
             let slot = self.slot(&index[1])?;
             match index[0].as_str() {
                 Some("eq") => {
-                    let mut children = HashMap::new();
+                    let mut children = HashMap::default();
                     for (key, child) in index[2].as_object().ok_or("eq index without children")? {
                         children.insert(key.clone(), self.tree(child)?);
                     }
@@ -242,7 +246,11 @@ impl Reader {
             "prefix" => Op::Prefix(strings(&value["values"])?),
             "suffix" => Op::Suffix(strings(&value["values"])?),
             "contains" => Op::Contains(
-                AhoCorasick::new(strings(&value["values"])?).map_err(|e| format!("substring set: {e}"))?,
+                // a DFA: the fastest search, and the rule sets' needle lists are small
+                AhoCorasick::builder()
+                    .kind(Some(AhoCorasickKind::DFA))
+                    .build(strings(&value["values"])?)
+                    .map_err(|e| format!("substring set: {e}"))?,
             ),
             "pattern" => match value["pattern"].as_str().map(Regex::new) {
                 Some(Ok(regex)) => Op::Pattern {
@@ -289,6 +297,6 @@ impl Reader {
             "py" => self.fallback(value)?,
             other => return Err(format!("unknown leaf op {other:?}")),
         };
-        Ok(Leaf { op, fields, cased })
+        Ok(Leaf { op, slot: fields[0], fields, cased })
     }
 }

@@ -5,6 +5,9 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::net::Ipv6Addr;
 
+use bumpalo::collections::Vec as ArenaVec;
+use bumpalo::Bump;
+
 use super::json::Val;
 
 /// A resolved field: absent (Python None), one non-list value, or a list (a JSON array, or the values
@@ -26,7 +29,7 @@ fn present<'v, 'a>(value: Option<&'v Val<'a>>) -> Option<&'v Val<'a>> {
 fn whole<'v, 'a>(value: &'v Val<'a>) -> Raw<'v, 'a> {
     match value {
         Val::Null => Raw::Missing,
-        Val::Arr(items) if items.is_empty() => Raw::Missing,
+        Val::Arr([]) => Raw::Missing,
         Val::Arr(items) => Raw::List(items.iter().collect()),
         other => Raw::One(other),
     }
@@ -128,21 +131,41 @@ impl<'v, 'a> Raw<'v, 'a> {
     }
 
     /// `runtime.text` / `runtime.lowered`: the texts string tests read (None and an empty tuple alike
-    /// are no texts).
-    pub fn texts(&self, lower: bool) -> Vec<Cow<'v, str>> {
-        let mut out = Vec::with_capacity(1);
-        for item in self.items() {
-            let text: Cow<'v, str> = match item {
-                Val::Str(s) => Cow::Borrowed(s.as_ref()),
-                Val::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
-                Val::Int(n) => Cow::Owned(n.to_string()),
-                Val::UInt(n) => Cow::Owned(n.to_string()),
-                Val::Float(f) => Cow::Owned(py_float_repr(*f)),
+    /// are no texts), made in `arena` (a text that is not the value's own string, such as a number's or a
+    /// lowered one, is written there too).
+    pub fn texts(&self, lower: bool, arena: &'a Bump) -> &'a [&'a str] {
+        let items = self.items();
+        let mut out = ArenaVec::with_capacity_in(items.len(), arena);
+        for item in items {
+            let text: &'a str = match **item {
+                Val::Str(s) => s,
+                Val::Bool(b) => if b { "true" } else { "false" },
+                Val::Int(n) => bumpalo::format!(in arena, "{}", n).into_bump_str(),
+                Val::UInt(n) => bumpalo::format!(in arena, "{}", n).into_bump_str(),
+                Val::Float(f) => arena.alloc_str(&py_float_repr(f)),
                 _ => continue,
             };
-            out.push(if lower { py_lower(text) } else { text });
+            out.push(if lower { lower_in(text, arena) } else { text });
         }
-        out
+        out.into_bump_slice()
+    }
+}
+
+/// `str.lower()` of `text`, written in `arena` when it differs.
+fn lower_in<'a>(text: &'a str, arena: &'a Bump) -> &'a str {
+    if text.is_ascii() {
+        if text.bytes().any(|b| b.is_ascii_uppercase()) {
+            let lowered = arena.alloc_str(text);
+            lowered.make_ascii_lowercase();
+            lowered
+        } else {
+            text
+        }
+    } else {
+        match py_lower(Cow::Borrowed(text)) {
+            Cow::Borrowed(same) => same,
+            Cow::Owned(lowered) => arena.alloc_str(&lowered),
+        }
     }
 }
 
@@ -260,7 +283,7 @@ fn as_num(value: &Val) -> Option<Num> {
 /// `runtime.number_equals`: equal as a number, or a string equal to the number's text.
 pub fn number_equals(value: &Val, number: Num, text: &str) -> bool {
     match value {
-        Val::Str(s) => s == text,
+        Val::Str(s) => *s == text,
         Val::Arr(items) => items.iter().any(|v| number_equals(v, number, text)),
         _ => as_num(value).is_some_and(|n| num_cmp(n, number) == Some(Ordering::Equal)),
     }
@@ -320,7 +343,7 @@ pub fn boolean(raw: &Raw, wanted: bool) -> bool {
     let word = if wanted { "true" } else { "false" };
     raw.items().iter().any(|item| match item {
         Val::Bool(b) => *b == wanted,
-        Val::Str(s) => py_lower(Cow::Borrowed(s.as_ref())) == word,
+        Val::Str(s) => py_lower(Cow::Borrowed(s)) == word,
         _ => false,
     })
 }

@@ -198,12 +198,13 @@ def _engine_pass(ruleset: RuleSet, events: list[Event]) -> tuple[Engine, int, fl
 
 
 def throughput(ruleset: RuleSet, events: list[Event], passes: int = 3) -> dict[str, Any]:
+    passes = max(passes, 1)
     per_pass: list[float] = []
     gc_spent = [0.0, 0.0, 0.0]
-    for _ in range(max(passes, 1)):
+    for _ in range(passes):
         engine, alerts, engine_cpu, spent = _engine_pass(ruleset, events)  # the last engine is kept
         per_pass.append(len(events) / engine_cpu)
-        gc_spent = [total + s / max(passes, 1) for total, s in zip(gc_spent, spent, strict=True)]
+        gc_spent = [total + s / passes for total, s in zip(gc_spent, spent, strict=True)]
     work = batches(fresh(events))
     gc.freeze()
     began = time.process_time()

@@ -46,7 +46,6 @@ EXIT_HELP = (
 )
 
 
-
 @cache
 def console(*, stderr: bool) -> Console:
     """The console text output goes to, made at first use: importing rich is about 65 ms of a

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Hashable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 
@@ -112,6 +112,12 @@ class Suppression:
     window: float
 
 
+def folds(rule: Suppression | None) -> TypeGuard[Suppression]:
+    """Whether suppression by `rule` folds anything (`Suppressor.admit` passes alerts of the others
+    through untouched)."""
+    return rule is not None and rule.window > 0
+
+
 @dataclass(slots=True)
 class _Held:
     until: float
@@ -134,7 +140,7 @@ class Suppressor:
         self, alert: Alert, rule: Suppression | None, values: tuple[Hashable, ...], now: float
     ) -> Alert:
         """The alert to hand out: this one, or the earlier one it repeats, updated in place (same id)."""
-        if rule is None or rule.window <= 0:
+        if not folds(rule):
             return alert
         key = (alert.rule_id, *values)
         held = self.held.get(key)

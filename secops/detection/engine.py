@@ -23,7 +23,15 @@ from typing import Any, Protocol
 import orjson
 
 from secops.detection import correlate_native
-from secops.detection.alerts import Alert, Suppression, Suppressor, alert_id, event_alert_id, iso
+from secops.detection.alerts import (
+    Alert,
+    Suppression,
+    Suppressor,
+    alert_id,
+    event_alert_id,
+    folds,
+    iso,
+)
 from secops.detection.collector import young_generation
 from secops.detection.correlate import AnyCorrelation, Correlation, RuleInfo, compile_correlations
 from secops.detection.correlate_windows import add_closing, add_immediate, close, rebuild
@@ -150,11 +158,6 @@ def _key_reader(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], GroupKe
 def _reads_beyond(rule: Suppression | None, names: Sequence[str]) -> bool:
     """Whether suppression by `rule` reads a field other than `names` (so needs the event's fields)."""
     return rule is not None and not set(rule.fields) <= set(names)
-
-
-def _folds(rule: Suppression | None) -> bool:
-    """Whether suppression by `rule` does anything (`Suppressor.admit` passes the others through)."""
-    return rule is not None and rule.window > 0
 
 
 def _entity(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -284,11 +287,11 @@ class Engine:
             },
         )
         rules: list[correlate_native.Spec] = [
-            (r.id, r.name, r.title, r.level, tuple(r.tags), None, "sigma", _folds(self._base_suppress[r.id]))
+            (r.id, r.name, r.title, r.level, tuple(r.tags), None, "sigma", folds(self._base_suppress[r.id]))
             for r in self._refs
         ]
         corrs: list[correlate_native.Spec] = [
-            (c.key, c.name, c.title, c.level, tuple(c.tags), c.title_zh, c.kind, _folds(rule))
+            (c.key, c.name, c.title, c.level, tuple(c.tags), c.title_zh, c.kind, folds(rule))
             for c, rule in zip(self.correlations, self._corr_suppress, strict=True)
         ]
         return correlate_native.build(matcher, plan, event_seconds, rules, corrs)
